@@ -1,0 +1,3 @@
+"""clipbot: Rhombus saved clips in Slack."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,147 @@
+"""The `clipbot` command line: run, check, clips, poll."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from clipbot import logs, wiring
+from clipbot.config import ConfigError, Settings, load_env
+from clipbot.records import Clip
+from clipbot.rhombus import RhombusClient, RhombusError
+
+# Which credentials each command needs (see Settings.from_env).
+NEEDS = {"run": "all", "check": "all", "clips": "rhombus", "poll": "web"}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="clipbot", description="Rhombus saved clips in Slack: /clips, notifications, triage."
+    )
+    verbs = top.add_subparsers(dest="command", metavar="COMMAND")
+    verbs.add_parser("run", help="start the Slack app and the poller (the default)")
+    verbs.add_parser("check", help="check the configuration and both credentials for real")
+    clips = verbs.add_parser("clips", help="list the most recent saved clips in the terminal")
+    clips.add_argument("--limit", type=_limit, default=20, help="how many (1-500, default 20)")
+    clips.add_argument("--json", action="store_true", help="one JSON object per line")
+    poll = verbs.add_parser("poll", help="run one poll cycle and exit")
+    poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    poll.add_argument("--dry-run", action="store_true", help="print what would be posted")
+    return top
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; the process exit code."""
+    args = parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = Settings.from_env(load_env(environ), need=NEEDS[command])
+    except ConfigError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.secrets)
+    return COMMANDS[command](settings, args)
+
+
+def check(settings: Settings, args: argparse.Namespace) -> int:
+    """Checks both credentials for real and prints a short report."""
+    results = [("configuration", None), ("Slack", _check_slack(settings))]
+    with wiring.rhombus_client(settings) as client:
+        results.append(("Rhombus", _check_rhombus(client)))
+    width = max(len(name) for name, _ in results)
+    for name, problem in results:
+        print(f"{name:<{width}}  {'FAILED: ' + problem if problem else 'ok'}")
+    return 1 if any(problem for _, problem in results) else 0
+
+
+def _check_slack(settings: Settings) -> str | None:
+    try:
+        wiring.slack_client(settings).auth_test()
+        if settings.socket_mode:
+            app = wiring.slack_client(settings, token=settings.slack_app_token.reveal())
+            app.apps_connections_open(app_token=settings.slack_app_token.reveal())
+    except SlackApiError as exc:
+        return slack_credentials_problem(exc)
+    except (SlackClientError, OSError) as exc:
+        return f"could not reach Slack at {settings.slack_api_url} ({type(exc).__name__})"
+    return None
+
+
+def slack_credentials_problem(exc: SlackApiError) -> str:
+    """Which Slack token was refused, in words."""
+    error = exc.response.get("error", "unknown error")
+    url = str(getattr(exc.response, "api_url", ""))
+    token = "SLACK_APP_TOKEN" if "apps.connections.open" in url else "SLACK_BOT_TOKEN"
+    return f"Slack rejected {token} ({error})"
+
+
+def _check_rhombus(client: RhombusClient) -> str | None:
+    try:
+        client.call("event/getSavedClipsV2", {"maxPageSize": 1})
+    except RhombusError as exc:
+        return str(exc)
+    return None
+
+
+def clips(settings: Settings, args: argparse.Namespace) -> int:
+    """Lists the most recent saved clips, newest first."""
+    try:
+        with wiring.rhombus_client(settings) as client:
+            recent = list(itertools.islice(client.recent(), args.limit))
+            names = {c.uuid: client.camera_names(c.camera_ids) for c in recent}
+    except RhombusError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 1
+    for clip in recent:
+        print(_json_line(clip, names[clip.uuid]) if args.json else _row(clip, names[clip.uuid]))
+    if not recent and not args.json:
+        print("No saved clips.")
+    return 0
+
+
+def _row(clip: Clip, cameras: tuple[str, ...]) -> str:
+    saved = datetime.fromtimestamp(clip.created_at_ms / 1000).astimezone()
+    duration = f"{clip.duration_sec}s" if clip.duration_sec is not None else "?"
+    camera = ", ".join(cameras) or "(no camera)"
+    title = clip.title or "(untitled)"
+    return f"{saved:%Y-%m-%d %H:%M %Z}  {duration:>6}  {clip.status:<10}  {camera}  —  {title}"
+
+
+def _json_line(clip: Clip, cameras: tuple[str, ...]) -> str:
+    return json.dumps({**clip.to_json(), "camera_names": list(cameras)}, ensure_ascii=False)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from clipbot.runner import run_bot
+
+    return run_bot(settings)
+
+
+def poll(settings: Settings, args: argparse.Namespace) -> int:
+    from clipbot.runner import poll_once_command
+
+    return poll_once_command(settings, dry_run=args.dry_run)
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 500)")
+    return value
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "run": run,
+    "check": check,
+    "clips": clips,
+    "poll": poll,
+}

@@ -1,0 +1,407 @@
+"""The Rhombus API client: one httpx.Client, both error channels, retries and feed paging."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from clipbot.config import Secret
+from clipbot.records import Camera, Clip, SharedLink, User
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+MAX_ATTEMPTS = 4  # transient failures (5xx, timeouts, connection errors) before giving up
+MAX_THROTTLED = 6  # 429 answers in a row before giving up
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 60.0
+WINDOW_MS = 3_600_000  # first look-back window when the feed pages oldest-first
+Order = Literal["desc", "asc"]
+
+
+class RhombusError(Exception):
+    """A Rhombus call failed; the message says which and why, never with credentials."""
+
+
+class RhombusAuthError(RhombusError):
+    """Rhombus rejected the API key, or its role lacks a permission."""
+
+
+class RhombusUnavailable(RhombusError):
+    """Rhombus kept failing (5xx, timeouts, connection errors, throttling) through every retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    clips: list[Clip]
+    size: int  # records in the answer, odd ones included: a full page means there may be more
+    next_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RhombusAuth:
+    api_key: Secret
+    scheme: str = "api-token"
+    org_uuid: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-auth-apikey": self.api_key.reveal(), "x-auth-scheme": self.scheme}
+        if self.org_uuid and self.scheme.startswith("partner"):
+            headers["x-auth-org"] = self.org_uuid
+        return headers
+
+
+class RhombusClient:
+    """Calls the Rhombus API over an injected httpx.Client."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        auth: RhombusAuth,
+        api_url: str,
+        media_url: str,
+        *,
+        page_size: int = PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self._http = http
+        self._auth = auth
+        self._api_url = api_url.rstrip("/")
+        self._media_url = media_url.rstrip("/")
+        self._page_size = page_size
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._now_ms = now_ms
+        self._jitter = jitter
+        self._not_before = 0.0
+        self._order: Order | None = None
+        self._cameras: dict[str, str] = {}
+        self._users: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"RhombusClient(api_url={self._api_url!r})"
+
+    def __enter__(self) -> RhombusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the one HTTP loop ------------------------------------------------------------------
+
+    def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST `body` to `/{operation}`; the answer's JSON, or a RhombusError saying why not."""
+        failures = throttled = 0
+        while True:
+            self._wait_for_rate_limit()
+            try:
+                response = self._http.post(
+                    f"{self._api_url}/{operation}", json=dict(body), headers=self._auth.headers()
+                )
+            except httpx.TransportError as exc:
+                failures += 1
+                self._retry_or_raise(operation, failures, _transport_problem(exc))
+                continue
+            if response.status_code == 429:
+                throttled += 1
+                self._throttled(operation, throttled, response)
+                continue
+            if response.status_code >= 500:
+                failures += 1
+                self._retry_or_raise(operation, failures, f"HTTP {response.status_code}")
+                continue
+            return _answer(operation, response)
+
+    def _wait_for_rate_limit(self) -> None:
+        delay = self._not_before - self._monotonic()
+        if delay > 0:
+            self._sleep(delay)
+
+    def _retry_or_raise(self, operation: str, failures: int, problem: str) -> None:
+        if failures >= MAX_ATTEMPTS:
+            raise RhombusUnavailable(
+                f"Rhombus {operation} failed after {failures} attempts: {problem}"
+            )
+        delay = self._jitter(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (failures - 1)))
+        log.warning("rhombus %s: %s; retrying in %.1fs", operation, problem, delay)
+        self._sleep(delay)
+
+    def _throttled(self, operation: str, throttled: int, response: httpx.Response) -> None:
+        if throttled >= MAX_THROTTLED:
+            raise RhombusUnavailable(
+                f"Rhombus {operation} is throttling clipbot (HTTP 429 {throttled} times in a row)"
+            )
+        delay = _retry_after(response) or self._jitter(
+            BACKOFF_BASE_S, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**throttled)
+        )
+        # Every later call waits too: the rate limit is the organization's, not this request's.
+        self._not_before = self._monotonic() + delay
+        log.warning("rhombus %s: throttled (429); waiting %.1fs", operation, delay)
+
+    # -- the saved-clip feed -----------------------------------------------------------------
+
+    def page(self, page_timestamp_ms: int | None) -> Page:
+        """One page of getSavedClipsV2, from `page_timestamp_ms` (None: the API's default)."""
+        body: dict[str, Any] = {"maxPageSize": self._page_size}
+        if page_timestamp_ms is not None:
+            body["pageTimestampMs"] = page_timestamp_ms
+        data = self.call("event/getSavedClipsV2", body)
+        raw = data.get("savedClips")
+        records = raw if isinstance(raw, list) else []
+        clips = list(_clips(records))
+        next_ms = data.get("lastEvaluatedTimestampMs")
+        if not isinstance(next_ms, int) or isinstance(next_ms, bool):
+            next_ms = clips[-1].created_at_ms if clips else None
+        return Page(clips=clips, size=len(records), next_ms=next_ms)
+
+    def clips_since(self, since_ms: int) -> list[Clip]:
+        """Every clip saved at or after `since_ms`, oldest first, each once."""
+        if self._order == "asc":
+            pages = self._walk(self.page(since_ms), since_ms, "asc")
+        else:
+            first = self.page(None)
+            order = self._learn_order(first)
+            if order == "asc":
+                pages = self._walk(self.page(since_ms), since_ms, "asc")
+            else:
+                pages = self._walk(first, None, "desc", stop=lambda p: _oldest(p) < since_ms)
+        found = (c for page in pages for c in page.clips if c.created_at_ms >= since_ms)
+        return sorted(_unique(found), key=lambda c: (c.created_at_ms, c.uuid))
+
+    def recent(self) -> Iterator[Clip]:
+        """Saved clips newest first, each once, streamed a page at a time."""
+        first = self.page(None)
+        order = self._learn_order(first)
+        if first.size < self._page_size:
+            yield from sorted(_unique(first.clips), key=lambda c: -c.created_at_ms)
+        elif order == "asc":
+            yield from _unique(self._recent_from_ascending(first))
+        else:
+            yield from _unique(c for page in self._walk(first, None, "desc") for c in page.clips)
+
+    def newest(self) -> Clip | None:
+        """The most recently saved clip, or None when the feed is empty."""
+        return next(self.recent(), None)
+
+    def _learn_order(self, first: Page) -> Order | None:
+        """The feed's page order, as shown by the data (remembered once seen)."""
+        if self._order is None and first.clips:
+            head, tail = first.clips[0].created_at_ms, first.clips[-1].created_at_ms
+            if head == tail and first.size >= self._page_size:
+                # A full page of one timestamp shows no order: look just past it.
+                probe = self.page(head + 1)
+                tail = head + 1 if any(c.created_at_ms > head for c in probe.clips) else head - 1
+            if head != tail:
+                self._order = "desc" if head > tail else "asc"
+                log.info("rhombus feed pages %s", "newest-first" if head > tail else "oldest-first")
+        return self._order
+
+    def _walk(
+        self,
+        first: Page,
+        start_ms: int | None,
+        order: Order,
+        stop: Callable[[Page], bool] = lambda page: False,
+    ) -> Iterator[Page]:
+        """Pages from `first` on, following the API's position, until a short page or `stop`."""
+        page, at, seen, stale = first, start_ms, set[str](), 0
+        while True:
+            yield page
+            fresh = {c.uuid for c in page.clips} - seen
+            seen |= fresh
+            stale = 0 if fresh else stale + 1
+            if page.size < self._page_size or page.next_ms is None or stop(page) or stale > 1:
+                return
+            at = self._next_position(page.next_ms, at, order, bool(fresh))
+            page = self.page(at)
+
+    def _next_position(self, next_ms: int, at: int | None, order: Order, fresh: bool) -> int:
+        # A position that does not move (a full page of one timestamp, or a page of repeats)
+        # would loop for ever: step one millisecond past it in the feed's direction.
+        if next_ms != at and fresh:
+            return next_ms
+        log.warning("rhombus feed position stuck at %s; stepping past it", next_ms)
+        return next_ms + 1 if order == "asc" else next_ms - 1
+
+    def _recent_from_ascending(self, first: Page) -> Iterator[Clip]:
+        """Newest first from an oldest-first feed: ever wider windows walked back from now."""
+        oldest = first.clips[0].created_at_ms if first.clips else 0
+        high: int | None = None
+        span = WINDOW_MS
+        low = self._now_ms() - span
+        while True:
+            low = max(low, oldest)
+            batch: list[Clip] = []
+            for page in self._walk(self.page(low), low, "asc"):
+                batch.extend(c for c in page.clips if high is None or c.created_at_ms < high)
+                if high is not None and page.clips and _newest(page) >= high:
+                    break
+            yield from sorted(batch, key=lambda c: -c.created_at_ms)
+            if low <= oldest:
+                return
+            high, span = low, span * 4
+            low = high - span
+
+    # -- other endpoints ---------------------------------------------------------------------
+
+    def clip(self, clip_uuid: str) -> Clip | None:
+        """One clip's current state (getSavedClipDetails)."""
+        data = self.call("event/getSavedClipDetails", {"clipUuid": clip_uuid})
+        saved = data.get("savedClip")
+        return Clip.from_api(saved) if isinstance(saved, Mapping) else None
+
+    def camera_names(self, ids: Iterable[str]) -> tuple[str, ...]:
+        """Names for camera IDs; an unknown camera shows its ID. Refreshes the cache on a miss."""
+        wanted = tuple(ids)
+        if any(i not in self._cameras for i in wanted):
+            self._cameras.update(
+                {c.uuid: c.name for c in self._records("camera/getMinimalCameraStateList")}
+            )
+        return tuple(self._cameras.get(i, i) for i in wanted)
+
+    def user_name(self, user_uuid: str | None) -> str | None:
+        """A Rhombus user's name; None when unknown."""
+        if not user_uuid:
+            return None
+        if user_uuid not in self._users:
+            self._users.update({u.uuid: u.name for u in self._records("user/getUsersInOrg")})
+        return self._users.get(user_uuid)
+
+    def _records(self, operation: str) -> Iterator[Any]:
+        data = self.call(operation, {})
+        key, build = _LISTS[operation]
+        items = data.get(key)
+        for item in items if isinstance(items, list) else []:
+            record = build(item) if isinstance(item, Mapping) else None
+            if record is not None:
+                yield record
+
+    def share(self, clip: Clip, *, title: str, description: str, expires_secs: int) -> SharedLink:
+        """A shared-clip link that works without a Rhombus login, expiring after `expires_secs`."""
+        data = self.call(
+            "event/createSharedClipGroupV3",
+            {
+                "title": title,
+                "description": description,
+                "expirationTimeSecs": expires_secs,
+                "uuids": [{"eventUuid": clip.uuid}],
+            },
+        )
+        url = data.get("shareUrl")
+        if not isinstance(url, str) or not url:
+            raise RhombusError("Rhombus createSharedClipGroupV3 returned no shareUrl")
+        uuid = data.get("uuid")
+        return SharedLink(
+            url=url,
+            uuid=uuid if isinstance(uuid, str) else None,
+            expires_at_ms=self._now_ms() + expires_secs * 1000,
+        )
+
+    def thumbnail(self, clip: Clip) -> bytes | None:
+        """The clip's JPEG thumbnail, or None when the media server has none (never raises)."""
+        url = thumbnail_url(self._media_url, clip)
+        if url is None:
+            return None
+        try:
+            response = self._http.get(url, headers=self._auth.headers())
+        except httpx.TransportError as exc:
+            log.warning("thumbnail for clip %s: %s", clip.uuid, _transport_problem(exc))
+            return None
+        if response.status_code != 200 or not response.content:
+            log.warning("thumbnail for clip %s: HTTP %s", clip.uuid, response.status_code)
+            return None
+        return response.content
+
+
+def thumbnail_url(media_url: str, clip: Clip) -> str | None:
+    """Where a clip's thumbnail is: the V2 location when absolute, else the region form."""
+    v2 = clip.thumbnail_location_v2 or ""
+    if v2.startswith(("https://", "http://")):
+        return v2
+    if clip.thumbnail_region:
+        return f"{media_url}/media/metadata/{clip.thumbnail_region}/{clip.uuid}.jpeg"
+    return None
+
+
+_LISTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "camera/getMinimalCameraStateList": ("cameraStates", Camera.from_api),
+    "user/getUsersInOrg": ("users", User.from_api),
+}
+
+
+def _answer(operation: str, response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a non-retryable answer, or the error it stands for."""
+    status = response.status_code
+    if status == 401:
+        raise RhombusAuthError(
+            "Rhombus rejected the API key (HTTP 401): check RHOMBUS_API_KEY and RHOMBUS_AUTH_SCHEME"
+        )
+    if status == 403:
+        raise RhombusAuthError(
+            f"Rhombus refused {operation} (HTTP 403): the API key is wrong "
+            "or its role lacks permission for it"
+        )
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if status >= 400:
+        detail = data.get("msg") or data.get("errorMsg") if isinstance(data, dict) else None
+        raise RhombusError(f"Rhombus {operation} failed: HTTP {status}: {detail or 'no detail'}")
+    if not isinstance(data, dict):
+        raise RhombusError(f"Rhombus {operation} answered with something that is not a JSON object")
+    if data.get("error") is True:
+        raise RhombusError(f"Rhombus {operation} failed: {data.get('errorMsg') or 'no errorMsg'}")
+    if data.get("warningMsg"):
+        log.warning("rhombus %s warning: %s", operation, data["warningMsg"])
+    return data
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _transport_problem(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"connection failed ({type(exc).__name__})"
+
+
+def _clips(records: list[Any]) -> Iterator[Clip]:
+    for record in records:
+        clip = Clip.from_api(record) if isinstance(record, Mapping) else None
+        if clip is None:
+            log.warning("rhombus feed: skipped a saved clip record without a uuid")
+        else:
+            yield clip
+
+
+def _unique(clips: Iterable[Clip]) -> Iterator[Clip]:
+    seen: set[str] = set()
+    for clip in clips:
+        if clip.uuid not in seen:
+            seen.add(clip.uuid)
+            yield clip
+
+
+def _oldest(page: Page) -> int:
+    return min((c.created_at_ms for c in page.clips), default=0)
+
+
+def _newest(page: Page) -> int:
+    return max((c.created_at_ms for c in page.clips), default=0)

@@ -1,0 +1,43 @@
+"""Builds clipbot's parts from Settings: the only place that knows how they fit together."""
+
+from __future__ import annotations
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from clipbot.config import Settings
+from clipbot.rhombus import RhombusAuth, RhombusClient
+
+HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+
+
+def rhombus_client(settings: Settings, http: httpx.Client | None = None) -> RhombusClient:
+    """A RhombusClient for the configured tenant."""
+    auth = RhombusAuth(
+        api_key=settings.rhombus_api_key,
+        scheme=settings.rhombus_auth_scheme,
+        org_uuid=settings.rhombus_org_uuid,
+    )
+    return RhombusClient(
+        http or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True),
+        auth,
+        settings.rhombus_api_url,
+        settings.rhombus_media_url,
+    )
+
+
+def slack_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A WebClient that retries connection errors and honours Slack's Retry-After on 429."""
+    return WebClient(
+        token=token or settings.slack_bot_token.reveal(),
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+        ],
+    )

@@ -1,0 +1,173 @@
+"""A fake Rhombus API on loopback: the saved-clip feed in either page order, and its neighbours."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.server import LoopbackServer, Reply
+
+API_KEY = "rk-test-0123456789abcdef"  # the only key the fake accepts
+THUMBNAIL = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    at: float  # time.monotonic() on arrival
+
+
+def clip(
+    uuid: str,
+    created: int,
+    *,
+    title: str | None = None,
+    status: str = "COMPLETE",
+    cameras: tuple[str, ...] = ("CAM0000000000000000001",),
+    duration: int = 30,
+    visibility: str = "ORG_WIDE",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A saved-clip record as getSavedClipsV2 returns it."""
+    record: dict[str, Any] = {
+        "uuid": uuid,
+        "title": f"Clip {uuid}" if title is None else title,
+        "description": "",
+        "createdAtMs": created,
+        "timestampMs": created - 60_000,
+        "durationSec": duration,
+        "status": status,
+        "deviceUuid": f"{cameras[0]}.v0",
+        "deviceUuids": [f"{c}.v0" for c in cameras],
+        "devicePresentationOrder": [f"{c}.v0" for c in cameras],
+        "userUuid": "USER000000000000000001",
+        "accessSettings": {"visibility": visibility, "allowedUsers": [], "allowedRoles": []},
+        "thumbnailLocation": {"region": "us-west-2"},
+        "clipLocation": {"region": "us-west-2"},
+    }
+    record.update(extra)
+    return record
+
+
+class FakeRhombus:
+    """Holds clips, cameras and users; answers like Rhombus, with injectable failures."""
+
+    def __init__(self, order: str = "desc") -> None:
+        self.order = order
+        self.clips: list[dict[str, Any]] = []
+        self.cameras = [
+            {"uuid": "CAM0000000000000000001", "name": "Front Door"},
+            {"uuid": "CAM0000000000000000002", "name": "Loading Dock"},
+        ]
+        self.users = [{"uuid": "USER000000000000000001", "name": "Dana Guard"}]
+        self.thumbnails: dict[str, bytes] = {}
+        self.shares: list[dict[str, Any]] = []
+        self.requests: list[Request] = []
+        self.forbidden_keys: set[str] = set()
+        self._failures: dict[str, deque[Reply]] = {}
+        self._lock = threading.Lock()
+        self._server = LoopbackServer(self._route)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return self._server.base_url + "/api"
+
+    @property
+    def media_url(self) -> str:
+        return self._server.base_url
+
+    def add(self, *records: dict[str, Any]) -> None:
+        with self._lock:
+            self.clips.extend(records)
+
+    def update(self, uuid: str, **fields: Any) -> None:
+        with self._lock:
+            next(c for c in self.clips if c["uuid"] == uuid).update(fields)
+
+    def fail(self, operation: str, *replies: Reply) -> None:
+        """Answer the next calls of `operation` (like "getSavedClipsV2") with `replies`."""
+        with self._lock:
+            self._failures.setdefault(operation, deque()).extend(replies)
+
+    def calls(self, operation: str) -> list[Request]:
+        return [r for r in self.requests if r.path.endswith("/" + operation)]
+
+    def start(self) -> FakeRhombus:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode(errors="replace")
+        with self._lock:
+            self.requests.append(Request(method, path, headers, parsed, time.monotonic()))
+            operation = path.rsplit("/", 1)[-1]
+            queued = self._failures.get(operation)
+            if queued:
+                return queued.popleft()
+            key = headers.get("x-auth-apikey")
+            if key != API_KEY:
+                return Reply.json({"error": "Unauthorized"}, 401)
+            if key in self.forbidden_keys:
+                return Reply.json({"error": "Forbidden"}, 403)
+            if path.startswith("/media/"):
+                return self._media(path)
+            if not isinstance(parsed, dict):
+                return Reply.json({"msg": "JSON doesn't match expected object structure"}, 400)
+            handler = getattr(self, "_" + operation, None)
+            if handler is None:
+                return Reply.json({"error": True, "errorMsg": f"unknown path {path}"}, 404)
+            return Reply.json(handler(parsed))
+
+    def _getSavedClipsV2(self, body: dict[str, Any]) -> dict[str, Any]:
+        size = min(int(body.get("maxPageSize") or 100), 100)
+        at = body.get("pageTimestampMs")
+        if self.order == "desc":
+            ordered = sorted(self.clips, key=lambda c: (-c["createdAtMs"], c["uuid"]))
+            chosen = [c for c in ordered if at is None or c["createdAtMs"] <= at]
+        else:
+            ordered = sorted(self.clips, key=lambda c: (c["createdAtMs"], c["uuid"]))
+            chosen = [c for c in ordered if at is None or c["createdAtMs"] >= at]
+        page = chosen[:size]
+        last = page[-1]["createdAtMs"] if page else None
+        return {"savedClips": page, "lastEvaluatedTimestampMs": last}
+
+    def _getSavedClipDetails(self, body: dict[str, Any]) -> dict[str, Any]:
+        found = [c for c in self.clips if c["uuid"] == body.get("clipUuid")]
+        if not found:
+            return {"error": True, "errorMsg": "Clip not found"}
+        return {"savedClip": found[0]}
+
+    def _getMinimalCameraStateList(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"cameraStates": self.cameras}
+
+    def _getUsersInOrg(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"users": self.users}
+
+    def _createSharedClipGroupV3(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.shares.append(body)
+        n = len(self.shares)
+        return {"shareUrl": f"https://share.example.test/clips/share{n}", "uuid": f"SHARE{n}"}
+
+    def _media(self, path: str) -> Reply:
+        uuid = path.rsplit("/", 1)[-1].removesuffix(".jpeg")
+        data = self.thumbnails.get(uuid)
+        if data is None:
+            return Reply(404, b"not found", {"Content-Type": "text/plain"})
+        return Reply(200, data, {"Content-Type": "image/jpeg"})

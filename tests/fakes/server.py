@@ -1,0 +1,77 @@
+"""A threaded HTTP server on loopback with JSON helpers, the base of every fake."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """What a fake answers: status, body bytes, headers, and an optional delay before answering."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, **headers: str) -> Reply:
+        return cls(
+            status, json.dumps(data).encode(), {"Content-Type": "application/json", **headers}
+        )
+
+
+Route = Callable[[str, str, dict[str, str], bytes], Reply]
+
+
+class LoopbackServer:
+    """Serves `route(method, path, headers, body)` on 127.0.0.1 in a background thread."""
+
+    def __init__(self, route: Route) -> None:
+        route_ = route
+        stopping = threading.Event()
+        self._stopping = stopping
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                reply = route_(self.command, self.path, headers, body)
+                if reply.delay:
+                    stopping.wait(reply.delay)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()

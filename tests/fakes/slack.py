@@ -1,0 +1,231 @@
+"""A fake Slack Web API on loopback: messages, threads, uploads, views and response URLs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from tests.fakes.server import LoopbackServer, Reply
+
+BOT_TOKEN = "xoxb-test-bot-token-0000"
+APP_TOKEN = "xapp-test-app-token-0000"
+SIGNING_SECRET = "test-signing-secret-0000"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None
+    thread_ts: str | None = None
+    metadata: dict[str, Any] | None = None
+    edits: int = 0
+
+
+@dataclass
+class Channel:
+    id: str
+    is_private: bool = False
+    is_member: bool = True
+    error: str | None = None  # e.g. "channel_not_found": every post answers it
+
+
+@dataclass
+class FakeSlack:
+    """Records every Web API call and keeps the messages the app posted."""
+
+    calls: list[Call] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # posted to response_url
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
+    socket_url: str | None = None  # what apps.connections.open hands out
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[Reply]] = {}
+        self._ts = itertools.count(1)
+        self._server = LoopbackServer(self._route)
+
+    @property
+    def api_url(self) -> str:
+        return self._server.base_url + "/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self._server.base_url}/response/{name}"
+
+    def start(self) -> FakeSlack:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def fail(self, method: str, *replies: Reply) -> None:
+        """Answer the next calls of `method` (like "chat.postMessage") with `replies`."""
+        with self._lock:
+            self._failures.setdefault(method, deque()).extend(replies)
+
+    def channel(self, channel_id: str, **fields: Any) -> Channel:
+        self.channels[channel_id] = Channel(channel_id, **fields)
+        return self.channels[channel_id]
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        return [c.args for c in self.calls if c.method == method]
+
+    def posts(self, channel: str | None = None, *, threads: bool = False) -> list[Message]:
+        """Top-level messages (or, with threads=True, thread replies) in posting order."""
+        return [
+            m
+            for m in self.messages
+            if (channel is None or m.channel == channel) and (m.thread_ts is not None) == threads
+        ]
+
+    def replies(self, channel: str, thread_ts: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts == thread_ts]
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def _route(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if path.startswith("/upload/"):
+            with self._lock:
+                self.uploads[path.rsplit("/", 1)[-1]] = body
+            return Reply(200, b"OK - uploaded", {"Content-Type": "text/plain"})
+        if path.startswith("/response/"):
+            with self._lock:
+                self.responses.append(json.loads(body))
+            return Reply(200, b"", {"Content-Type": "text/plain"})
+        method = path.removeprefix("/api/").split("?", 1)[0]
+        args = _arguments(headers, body)
+        with self._lock:
+            self.calls.append(Call(method, args))
+            queued = self._failures.get(method)
+            if queued:
+                return queued.popleft()
+            if headers.get("authorization") not in (f"Bearer {BOT_TOKEN}", f"Bearer {APP_TOKEN}"):
+                return Reply.json({"ok": False, "error": "invalid_auth"})
+            handler = getattr(self, "_" + method.replace(".", "_"), None)
+            if handler is None:
+                return Reply.json({"ok": False, "error": "unknown_method"})
+            return Reply.json(handler(args))
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://test.slack.com/",
+            "team": "Test Team",
+            "user": "clipbot",
+            "team_id": "T0001",
+            "user_id": "UBOT",
+            "bot_id": "BBOT",
+        }
+
+    def _channel_error(self, channel: str) -> str | None:
+        known = self.channels.get(channel)
+        return known.error if known else None
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel", "")
+        if error := self._channel_error(channel):
+            return {"ok": False, "error": error}
+        ts = f"1700000000.{next(self._ts):06d}"
+        message = Message(
+            channel=channel,
+            ts=ts,
+            text=args.get("text", ""),
+            blocks=_json_field(args.get("blocks")),
+            thread_ts=args.get("thread_ts"),
+            metadata=_json_field(args.get("metadata")),
+        )
+        self.messages.append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        found = [
+            m for m in self.messages if m.channel == args.get("channel") and m.ts == args.get("ts")
+        ]
+        if not found:
+            return {"ok": False, "error": "message_not_found"}
+        message = found[0]
+        message.text = args.get("text", message.text)
+        message.blocks = _json_field(args.get("blocks"))
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = str(args.get("message_ts", "")).replace(".", "")
+        return {"ok": True, "permalink": f"https://test.slack.com/archives/{args['channel']}/p{ts}"}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel", "")
+        if error := self._channel_error(channel):
+            return {"ok": False, "error": error}
+        oldest = float(args.get("oldest") or 0)
+        found = [
+            {"ts": m.ts, "text": m.text, "metadata": m.metadata}
+            for m in reversed(self.messages)
+            if m.channel == channel and m.thread_ts is None and float(m.ts) >= oldest
+        ]
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel", "")
+        known = self.channels.get(channel) or Channel(channel)
+        if known.error:
+            return {"ok": False, "error": known.error}
+        info = {"id": channel, "is_private": known.is_private, "is_member": known.is_member}
+        return {"ok": True, "channel": info}
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):06d}"
+        return {
+            "ok": True,
+            "upload_url": f"{self._server.base_url}/upload/{file_id}",
+            "file_id": file_id,
+        }
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = _json_field(args.get("files")) or []
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "view": {"id": f"V{next(self._ts):06d}"}}
+
+    _views_publish = _views_open
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:9/link"}
+
+
+def _arguments(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    if headers.get("content-type", "").startswith("application/json"):
+        data = json.loads(body)
+        return data if isinstance(data, dict) else {}
+    return dict(parse_qsl(body.decode()))
+
+
+def _json_field(value: Any) -> Any:
+    """A field slack_sdk may send either as JSON text (forms) or as a value (JSON bodies)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,119 @@
+"""The command line: check, clips, and refusing bad configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clipbot.cli import main
+from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
+from tests.fakes.server import Reply
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+
+T0 = 1_764_000_000_000
+
+
+@pytest.fixture(autouse=True)
+def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+class TestCheck:
+    def test_all_good(self, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        """Both credentials checked for real; exit 0 with an all-ok report."""
+        assert main(["check"], env) == 0
+        assert (
+            capsys.readouterr().out == "configuration  ok\nSlack          ok\nRhombus        ok\n"
+        )
+
+    def test_calls_made(self, env: dict[str, str], slack: FakeSlack, rhombus: FakeRhombus) -> None:
+        """check calls auth.test, apps.connections.open and getSavedClipsV2 with maxPageSize 1."""
+        main(["check"], env)
+        assert [c.method for c in slack.calls] == ["auth.test", "apps.connections.open"]
+        assert [r.body for r in rhombus.calls("getSavedClipsV2")] == [{"maxPageSize": 1}]
+
+    def test_bad_slack_token(self, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        """A refused bot token is named, and exit is 1."""
+        env["SLACK_BOT_TOKEN"] = "xoxb-revoked"
+        assert main(["check"], env) == 1
+        assert capsys.readouterr().out == (
+            "configuration  ok\n"
+            "Slack          FAILED: Slack rejected SLACK_BOT_TOKEN (invalid_auth)\n"
+            "Rhombus        ok\n"
+        )
+
+    def test_bad_rhombus_key(self, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        """A refused Rhombus key is named, and exit is 1."""
+        env["RHOMBUS_API_KEY"] = "wrong"
+        assert main(["check"], env) == 1
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            "Rhombus        FAILED: Rhombus rejected the API key (HTTP 401): "
+            "check RHOMBUS_API_KEY and RHOMBUS_AUTH_SCHEME"
+        )
+
+    def test_bad_configuration(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Missing settings: exit 2 with one message naming each."""
+        assert main(["check"], {"SLACK_BOT_TOKEN": "xapp-1"}) == 2
+        assert capsys.readouterr().err == (
+            "clipbot: invalid configuration:\n"
+            "  - SLACK_BOT_TOKEN: must start with 'xoxb-' (this one is an app-level token)\n"
+            "  - SLACK_APP_TOKEN: missing (required)\n"
+            "  - RHOMBUS_API_KEY: missing (required)\n"
+        )
+
+    def test_run_refuses_bad_configuration(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """`clipbot run` with nothing configured exits 2 before starting anything."""
+        assert main(["run"], {"CLIPBOT_POLL_SECONDS": "x"}) == 2
+        assert "CLIPBOT_POLL_SECONDS: 'x' is not a whole number" in capsys.readouterr().err
+
+    def test_dotenv_is_read(
+        self, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Settings missing from the environment come from `.env` in the working directory."""
+        (tmp_path / ".env").write_text(f"SLACK_BOT_TOKEN={BOT_TOKEN}\n")
+        del env["SLACK_BOT_TOKEN"]
+        assert main(["check"], env) == 0
+
+
+class TestClips:
+    def test_table(
+        self, env: dict[str, str], rhombus: FakeRhombus, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Recent clips, newest first, one line each with camera names."""
+        rhombus.add(clip("A", T0, title="Back door"), clip("B", T0 + 60_000, title="Dock"))
+        env = {"RHOMBUS_API_KEY": API_KEY, "RHOMBUS_API_URL": env["RHOMBUS_API_URL"], "TZ": "UTC"}
+        assert main(["clips", "--limit", "5"], env) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [line.split("—")[-1].strip() for line in lines] == ["Dock", "Back door"]
+        assert all("Front Door" in line and "COMPLETE" in line for line in lines)
+
+    def test_json_and_limit(
+        self, env: dict[str, str], rhombus: FakeRhombus, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--json prints one object per line; --limit caps the count."""
+        rhombus.add(*(clip(f"C{i}", T0 + i) for i in range(5)))
+        assert main(["clips", "--limit", "2", "--json"], env) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(r["uuid"], r["camera_names"]) for r in rows] == [
+            ("C4", ["Front Door"]),
+            ("C3", ["Front Door"]),
+        ]
+
+    def test_rhombus_failure_exits_1(
+        self, env: dict[str, str], rhombus: FakeRhombus, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A Rhombus error is one line on stderr and exit 1."""
+        rhombus.fail("getSavedClipsV2", Reply.json({"error": True, "errorMsg": "Org suspended"}))
+        assert main(["clips"], env) == 1
+        assert capsys.readouterr().err == (
+            "clipbot: Rhombus event/getSavedClipsV2 failed: Org suspended\n"
+        )
+
+    def test_bad_limit(self, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+        """An out-of-range --limit is a usage error."""
+        with pytest.raises(SystemExit) as exited:
+            main(["clips", "--limit", "0"], env)
+        assert exited.value.code == 2
+        assert "0 is out of range (1 to 500)" in capsys.readouterr().err
