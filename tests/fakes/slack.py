@@ -176,10 +176,10 @@ class FakeSlack:
         if error := self._channel_error(channel):
             return {"ok": False, "error": error}
         oldest = float(args.get("oldest") or 0)
-        found = [
+        found = [  # newest first, like Slack; `oldest` is exclusive
             {"ts": m.ts, "text": m.text, "metadata": m.metadata}
             for m in reversed(self.messages)
-            if m.channel == channel and m.thread_ts is None and float(m.ts) >= oldest
+            if m.channel == channel and m.thread_ts is None and float(m.ts) > oldest
         ]
         return {"ok": True, "messages": found, "has_more": False}
 

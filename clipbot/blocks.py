@@ -1,0 +1,209 @@
+"""Pure Block Kit builders for clip cards and digests: data in, message dict out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from clipbot.records import Clip
+from clipbot.store import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card
+
+Message = dict[str, Any]
+
+CLAIM, RESOLVE, FALSE_ALARM_ACTION, SHARE, REOPEN = (
+    "clip_claim",
+    "clip_resolve",
+    "clip_false_alarm",
+    "clip_share",
+    "clip_reopen",
+)
+TRIAGE_BLOCK = "triage"
+CLIP_EVENT, DIGEST_EVENT = "clipbot_clip", "clipbot_digest"
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+TITLE_LIMIT = 150
+DIGEST_LINES = 40  # keeps a digest well under Slack's ~13k-character message limit
+
+STATE_LINES = {
+    OPEN: "Unclaimed",
+    CLAIMED: "Claimed by <@{user}>",
+    RESOLVED: "Resolved by <@{user}>",
+    FALSE_ALARM: "False alarm — <@{user}>",
+}
+
+
+def escape(text: str) -> str:
+    """Text safe inside mrkdwn: `&`, `<` and `>` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` no longer than `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_date(ms: int | None, style: str = "{date_short_pretty} at {time}") -> str:
+    """A date token each reader sees in their own time zone, with a UTC fallback."""
+    if ms is None:
+        return "unknown"
+    seconds = ms // 1000
+    fallback = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{seconds}^{style}|{fallback}>"
+
+
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def title_of(clip: Clip) -> str:
+    return cut(clip.title or "Untitled clip", TITLE_LIMIT)
+
+
+def console_link(console_url: str, clip: Clip) -> str:
+    """The Rhombus console at the clip's first camera and footage time."""
+    if not clip.camera_ids:
+        return console_url
+    at = clip.timestamp_ms if clip.timestamp_ms is not None else clip.created_at_ms
+    return f"{console_url}/devices/cameras/{clip.camera_ids[0]}/?t={at}"
+
+
+def linked_title(console_url: str, clip: Clip) -> str:
+    return f"<{console_link(console_url, clip)}|{escape(title_of(clip))}>"
+
+
+def cameras_text(names: tuple[str, ...]) -> str:
+    return escape(", ".join(names)) if names else "no camera"
+
+
+def clip_card(card: Card, console_url: str) -> Message:
+    """The whole card for one posted clip: facts, thumbnail, triage state and buttons."""
+    clip = card.clip
+    blocks: list[dict[str, Any]] = [
+        _section(f"*{linked_title(console_url, clip)}*" + _description(clip)),
+        {"type": "section", "fields": _fields(card)},
+    ]
+    if card.thumbnail_file_id:
+        blocks.append(
+            {
+                "type": "image",
+                "slack_file": {"id": card.thumbnail_file_id},
+                "alt_text": cut(f"Thumbnail of {title_of(clip)}", 2000),
+            }
+        )
+    blocks.append({"type": "context", "elements": [_mrkdwn(state_line(card))]})
+    blocks.append(triage_buttons(card))
+    return {"text": f"New clip: {title_of(clip)}", "blocks": blocks}
+
+
+def state_line(card: Card) -> str:
+    line = STATE_LINES.get(card.state, card.state).format(user=card.state_by)
+    if card.state != OPEN and card.state_at_ms is not None:
+        line += f" · {slack_date(card.state_at_ms, '{date_short_pretty} {time}')}"
+    if card.state in (RESOLVED, FALSE_ALARM) and card.note:
+        line += f"\n> {escape(cut(card.note, 500))}"
+    return line
+
+
+def triage_buttons(card: Card) -> dict[str, Any]:
+    """The buttons for the card's state; block_id carries the version the presser saw."""
+    uuid = card.clip.uuid
+    if card.state in (RESOLVED, FALSE_ALARM):
+        buttons = [_button("Reopen", REOPEN, uuid)]
+    else:
+        claim = "Claim" if card.state == OPEN else "Take over"
+        buttons = [
+            _button(claim, CLAIM, uuid),
+            _button("Resolve", RESOLVE, uuid, style="primary"),
+            _button("False alarm", FALSE_ALARM_ACTION, uuid),
+        ]
+    buttons.append(_button("Share link", SHARE, uuid))
+    return {"type": "actions", "block_id": f"{TRIAGE_BLOCK}:{card.version}", "elements": buttons}
+
+
+def clip_metadata(clip: Clip) -> dict[str, Any]:
+    """Message metadata that lets a restarted bot find a card it may have posted."""
+    return {"event_type": CLIP_EVENT, "event_payload": {"clip_uuid": clip.uuid}}
+
+
+def digest(cards: list[Card], console_url: str) -> Message:
+    """One message standing for many clips: a line each, up to a limit, then an honest rest."""
+    shown = cards[:DIGEST_LINES]
+    lines = [
+        f"• {linked_title(console_url, c.clip)} — {cameras_text(c.camera_names)} — "
+        f"{slack_date(c.clip.created_at_ms)}"
+        for c in shown
+    ]
+    blocks = [_section(f"*{len(cards)} new clips* were saved while notifications caught up:")]
+    blocks += [_section(chunk) for chunk in _chunks(lines, SECTION_LIMIT)]
+    rest = len(cards) - len(shown)
+    if rest:
+        hours = max(
+            1, -(-(cards[-1].clip.created_at_ms - cards[0].clip.created_at_ms) // 3_600_000)
+        )
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn(f"…and {rest} more. `/clips 50 since:{hours + 1}h` lists them.")
+                ],
+            }
+        )
+    return {"text": f"{len(cards)} new clips", "blocks": blocks}
+
+
+def digest_metadata(cards: list[Card]) -> dict[str, Any]:
+    return {
+        "event_type": DIGEST_EVENT,
+        "event_payload": {"clip_uuids": [c.clip.uuid for c in cards]},
+    }
+
+
+def _fields(card: Card) -> list[dict[str, Any]]:
+    clip = card.clip
+    facts = [
+        ("Camera" if len(card.camera_names) < 2 else "Cameras", cameras_text(card.camera_names)),
+        ("Saved", slack_date(clip.created_at_ms)),
+        ("Footage starts", slack_date(clip.timestamp_ms)),
+        ("Duration", duration(clip.duration_sec)),
+        ("Status", clip.status.title()),
+        ("Saved by", escape(card.saved_by or "unknown")),
+    ]
+    return [_mrkdwn(cut(f"*{name}*\n{value}", FIELD_LIMIT)) for name, value in facts]
+
+
+def _description(clip: Clip) -> str:
+    return "\n" + escape(cut(clip.description, 1000)) if clip.description else ""
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(cut(text, SECTION_LIMIT))}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _chunks(lines: list[str], limit: int) -> list[str]:
+    """Lines joined into texts no longer than `limit` each."""
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(cut(line, limit))
+    return chunks

@@ -1,0 +1,163 @@
+"""Sending clip cards to Slack: posting paced per channel, edits, thread replies, thumbnails."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from clipbot.blocks import CLIP_EVENT, DIGEST_EVENT, Message
+
+log = logging.getLogger(__name__)
+
+# Answers that mean the bot cannot post to the channel until a person fixes something.
+BROKEN_CHANNEL_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
+)
+
+
+HISTORY_PAGES = 5  # how far back a restart looks for a post it may have made (5 x 200 messages)
+
+
+class ChannelBroken(Exception):
+    """The channel refuses the bot's messages (deleted, archived, bot not invited)."""
+
+    def __init__(self, channel_id: str, reason: str) -> None:
+        super().__init__(f"channel {channel_id}: {reason}")
+        self.channel_id = channel_id
+        self.reason = reason
+
+
+def slack_error(exc: SlackApiError | SlackClientError) -> str:
+    """A short description of a Slack failure, never with tokens."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "unknown_error"))
+    return type(exc).__name__
+
+
+class SlackPoster:
+    """Posts and edits the bot's messages; each channel's posts at most one per `pace` seconds."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        pace_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self._pace = pace_seconds
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last_post: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def post(self, channel: str, message: Message, metadata: dict[str, Any] | None = None) -> str:
+        """Posts `message`; its ts. A card whose thumbnail Slack refuses goes without it."""
+        self._wait_turn(channel)
+        try:
+            return self._post(channel, message, metadata)
+        except SlackApiError as exc:
+            if slack_error(exc) == "invalid_blocks" and _has_image(message):
+                log.warning("slack refused a thumbnail in %s; posting the card without it", channel)
+                return self._post(channel, _without_images(message), metadata)
+            raise
+
+    def _post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> str:
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, text=message["text"], blocks=message["blocks"], metadata=metadata
+            )
+        except SlackApiError as exc:
+            if slack_error(exc) in BROKEN_CHANNEL_ERRORS:
+                raise ChannelBroken(channel, slack_error(exc)) from None
+            raise
+        return str(response["ts"])
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        """Edits a message the bot posted, in place."""
+        try:
+            self.client.chat_update(
+                channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
+            )
+        except SlackApiError as exc:
+            if slack_error(exc) == "invalid_blocks" and _has_image(message):
+                plain = _without_images(message)
+                self.client.chat_update(
+                    channel=channel, ts=ts, text=plain["text"], blocks=plain["blocks"]
+                )
+            else:
+                raise
+
+    def reply(self, channel: str, thread_ts: str, text: str) -> str:
+        """Posts one line in a card's thread."""
+        response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+        return str(response["ts"])
+
+    def upload_image(self, data: bytes, filename: str, title: str) -> str | None:
+        """Uploads an image for a `slack_file` block; its file ID, or None when Slack refuses."""
+        try:
+            response = self.client.files_upload_v2(content=data, filename=filename, title=title)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("thumbnail upload failed: %s", _describe(exc))
+            return None
+        file = response.get("file") or {}
+        return str(file["id"]) if file.get("id") else None
+
+    def find_posted(self, channel: str, after_ts: str | None) -> dict[str, str]:
+        """Clip uuid → ts of the bot's cards and digests in `channel` newer than `after_ts`."""
+        found: dict[str, str] = {}
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            response = self.client.conversations_history(
+                channel=channel,
+                oldest=after_ts or "0",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in response.get("messages") or []:
+                found.update(_clips_in(message))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                break
+        return found
+
+    def _wait_turn(self, channel: str) -> None:
+        with self._lock:
+            now = self._monotonic()
+            turn = max(now, self._last_post.get(channel, 0.0) + self._pace)
+            self._last_post[channel] = turn
+        if turn > now:
+            self._sleep(turn - now)
+
+
+def _clips_in(message: dict[str, Any]) -> dict[str, str]:
+    """The clips a message of the bot's stands for, by its metadata."""
+    meta = message.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    if meta.get("event_type") == CLIP_EVENT:
+        return {str(payload.get("clip_uuid")): message["ts"]}
+    if meta.get("event_type") == DIGEST_EVENT:
+        return {str(uuid): message["ts"] for uuid in payload.get("clip_uuids") or []}
+    return {}
+
+
+def _has_image(message: Message) -> bool:
+    return any(block.get("type") == "image" for block in message["blocks"])
+
+
+def _without_images(message: Message) -> Message:
+    return {**message, "blocks": [b for b in message["blocks"] if b.get("type") != "image"]}
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError | SlackClientError):
+        return slack_error(exc)
+    return type(exc).__name__
