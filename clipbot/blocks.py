@@ -82,7 +82,7 @@ def clip_card(card: Card, console_url: str) -> Message:
     """The whole card for one posted clip: facts, thumbnail, triage state and buttons."""
     clip = card.clip
     blocks: list[dict[str, Any]] = [
-        _section(f"*{linked_title(console_url, clip)}*" + _description(clip)),
+        section(f"*{linked_title(console_url, clip)}*" + _description(clip)),
         {"type": "section", "fields": _fields(card)},
     ]
     if card.thumbnail_file_id:
@@ -93,7 +93,7 @@ def clip_card(card: Card, console_url: str) -> Message:
                 "alt_text": cut(f"Thumbnail of {title_of(clip)}", 2000),
             }
         )
-    blocks.append({"type": "context", "elements": [_mrkdwn(state_line(card))]})
+    blocks.append({"type": "context", "elements": [mrkdwn(state_line(card))]})
     blocks.append(triage_buttons(card))
     return {"text": f"New clip: {title_of(clip)}", "blocks": blocks}
 
@@ -136,8 +136,8 @@ def digest(cards: list[Card], console_url: str) -> Message:
         f"{slack_date(c.clip.created_at_ms)}"
         for c in shown
     ]
-    blocks = [_section(f"*{len(cards)} new clips* were saved while notifications caught up:")]
-    blocks += [_section(chunk) for chunk in _chunks(lines, SECTION_LIMIT)]
+    blocks = [section(f"*{len(cards)} new clips* were saved while notifications caught up:")]
+    blocks += [section(chunk) for chunk in chunks(lines, SECTION_LIMIT)]
     rest = len(cards) - len(shown)
     if rest:
         hours = max(
@@ -147,7 +147,7 @@ def digest(cards: list[Card], console_url: str) -> Message:
             {
                 "type": "context",
                 "elements": [
-                    _mrkdwn(f"…and {rest} more. `/clips 50 since:{hours + 1}h` lists them.")
+                    mrkdwn(f"…and {rest} more. `/clips 50 since:{hours + 1}h` lists them.")
                 ],
             }
         )
@@ -171,18 +171,18 @@ def _fields(card: Card) -> list[dict[str, Any]]:
         ("Status", clip.status.title()),
         ("Saved by", escape(card.saved_by or "unknown")),
     ]
-    return [_mrkdwn(cut(f"*{name}*\n{value}", FIELD_LIMIT)) for name, value in facts]
+    return [mrkdwn(cut(f"*{name}*\n{value}", FIELD_LIMIT)) for name, value in facts]
 
 
 def _description(clip: Clip) -> str:
     return "\n" + escape(cut(clip.description, 1000)) if clip.description else ""
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(cut(text, SECTION_LIMIT))}
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": mrkdwn(cut(text, SECTION_LIMIT))}
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
+def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
 
 
@@ -198,7 +198,7 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     return button
 
 
-def _chunks(lines: list[str], limit: int) -> list[str]:
+def chunks(lines: list[str], limit: int = SECTION_LIMIT) -> list[str]:
     """Lines joined into texts no longer than `limit` each."""
     chunks: list[str] = []
     for line in lines:

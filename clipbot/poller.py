@@ -17,6 +17,7 @@ from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.store import Card, SqliteStore, Subscription
+from clipbot.triage import redraw
 
 log = logging.getLogger(__name__)
 
@@ -269,20 +270,8 @@ class Poller:
             thumbnail = self._thumbnail(clip)
             for card in cards:
                 self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
-                self._redraw(card.clip.uuid, card.channel_id)
+                redraw(self.store, self.poster, uuid, card.channel_id, self.console_url)
                 result.updated += 1
-
-    def _redraw(self, clip_uuid: str, channel: str) -> None:
-        """Edits a card to show what the store holds now."""
-        card = self.store.card(clip_uuid, channel)
-        if card is None or card.ts is None or card.kind != "card":
-            return
-        try:
-            self.poster.update(channel, card.ts, blocks.clip_card(card, self.console_url))
-        except (SlackApiError, SlackClientError) as exc:
-            log.warning(
-                "could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc)
-            )
 
 
 class _Stopping(Exception):

@@ -180,16 +180,19 @@ class RhombusClient:
         found = (c for page in pages for c in page.clips if c.created_at_ms >= since_ms)
         return sorted(_unique(found), key=lambda c: (c.created_at_ms, c.uuid))
 
-    def recent(self) -> Iterator[Clip]:
-        """Saved clips newest first, each once, streamed a page at a time."""
-        first = self.page(None)
+    def recent(self, before_ms: int | None = None) -> Iterator[Clip]:
+        """Saved clips newest first (at or before `before_ms`), each once, a page at a time."""
+        if before_ms is not None and self._order is None:
+            self._learn_order(self.page(None))
+        first = self.page(before_ms if self._order != "asc" else None)
         order = self._learn_order(first)
-        if first.size < self._page_size:
-            yield from sorted(_unique(first.clips), key=lambda c: -c.created_at_ms)
+        if first.size < self._page_size and (before_ms is None or order != "asc"):
+            found: Iterable[Clip] = sorted(first.clips, key=lambda c: -c.created_at_ms)
         elif order == "asc":
-            yield from _unique(self._recent_from_ascending(first))
+            found = self._recent_from_ascending(first, before_ms)
         else:
-            yield from _unique(c for page in self._walk(first, None, "desc") for c in page.clips)
+            found = (c for page in self._walk(first, before_ms, "desc") for c in page.clips)
+        yield from _unique(c for c in found if before_ms is None or c.created_at_ms <= before_ms)
 
     def newest(self) -> Clip | None:
         """The most recently saved clip, or None when the feed is empty."""
@@ -235,12 +238,12 @@ class RhombusClient:
         log.warning("rhombus feed position stuck at %s; stepping past it", next_ms)
         return next_ms + 1 if order == "asc" else next_ms - 1
 
-    def _recent_from_ascending(self, first: Page) -> Iterator[Clip]:
+    def _recent_from_ascending(self, first: Page, before_ms: int | None) -> Iterator[Clip]:
         """Newest first from an oldest-first feed: ever wider windows walked back from now."""
         oldest = first.clips[0].created_at_ms if first.clips else 0
-        high: int | None = None
+        high = None if before_ms is None else before_ms + 1
         span = WINDOW_MS
-        low = self._now_ms() - span
+        low = (self._now_ms() if high is None else high) - span
         while True:
             low = max(low, oldest)
             batch: list[Clip] = []

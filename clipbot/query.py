@@ -1,0 +1,206 @@
+"""The /clips grammar: command text in, a typed command or a typed error out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from clipbot.records import STATUSES
+
+DEFAULT_LIMIT, MAX_LIMIT = 10, 50
+MAX_TEXT = 500
+DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
+UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+MAX_DURATION_MS = 366 * 86_400_000
+# Slack (and phones) turn typed quotes into typographic ones; all count as plain double quotes.
+QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+LIST_KEYS = ("camera", "since", "status")
+SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring")
+VERBS = ("subscribe", "unsubscribe", "subscriptions", "open", "status", "help")
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """`/clips [recent] [N] [filters] [words]`."""
+
+    limit: int = DEFAULT_LIMIT
+    camera: str | None = None
+    since_ms: int | None = None
+    status: str | None = None
+    words: tuple[str, ...] = ()
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.camera or self.since_ms or self.status or self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeQuery:
+    camera: str | None = None
+    min_duration_sec: int | None = None
+    include_private: bool = False
+    include_monitoring: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """A subcommand without arguments: unsubscribe, subscriptions, open, status, help."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """What is wrong with the text, in a sentence naming the bad token."""
+
+    message: str
+
+
+Command = ListQuery | SubscribeQuery | Verb
+
+
+class _Bad(Exception):
+    pass
+
+
+def parse(text: str) -> Command | ParseError:
+    """The command `text` stands for, or what is wrong with it."""
+    try:
+        return _parse(text)
+    except _Bad as bad:
+        return ParseError(str(bad))
+
+
+def _parse(text: str) -> Command:
+    if len(text) > MAX_TEXT:
+        raise _Bad(f"That is {len(text)} characters; /clips takes at most {MAX_TEXT}.")
+    tokens = tokenize(text)
+    head = tokens[0].casefold() if tokens else ""
+    if head == "subscribe":
+        return _subscribe(tokens[1:])
+    if head in VERBS:
+        if len(tokens) > 1:
+            raise _Bad(f"`{head}` takes nothing after it (got `{_shown(tokens[1])}`).")
+        return Verb(head)
+    return _list(tokens[1:] if head == "recent" else tokens)
+
+
+def tokenize(text: str) -> list[str]:
+    """Splits on whitespace; double quotes (typographic too) keep spaces inside one token."""
+    text = text.translate(QUOTES)
+    tokens: list[str] = []
+    for match in re.finditer(r'(?:[^\s"]+|"[^"]*"?)+', text):
+        token = match.group(0)
+        if token.count('"') % 2:
+            raise _Bad(f"A quote is not closed in `{_shown(token)}`.")
+        tokens.append(token.replace('"', ""))
+    return tokens
+
+
+def _list(tokens: list[str]) -> ListQuery:
+    values: dict[str, str] = {}
+    limit: int | None = None
+    words: list[str] = []
+    for token in tokens:
+        key, value = _split(token, LIST_KEYS)
+        if key:
+            if key in values:
+                raise _Bad(f"`{key}:` is given twice.")
+            values[key] = value
+        elif token.isdigit():
+            if limit is not None:
+                raise _Bad(f"Only one number of clips, please (got {limit} and {token}).")
+            limit = _limit(token)
+        elif token:
+            words.append(token)
+    return ListQuery(
+        limit=DEFAULT_LIMIT if limit is None else limit,
+        camera=_name(values["camera"]) if "camera" in values else None,
+        since_ms=duration_ms(values["since"], "since") if "since" in values else None,
+        status=_status(values["status"]) if "status" in values else None,
+        words=tuple(words),
+    )
+
+
+def _subscribe(tokens: list[str]) -> SubscribeQuery:
+    values: dict[str, str] = {}
+    for token in tokens:
+        key, value = _split(token, SUBSCRIBE_KEYS)
+        if not key:
+            raise _Bad(
+                f"`subscribe` does not take `{_shown(token)}`; it takes camera:NAME, "
+                "min:DURATION and private:yes."
+            )
+        if key in values:
+            raise _Bad(f"`{key}:` is given twice.")
+        values[key] = value
+    minimum = duration_ms(values["min"], "min") // 1000 if "min" in values else None
+    return SubscribeQuery(
+        camera=_name(values["camera"]) if "camera" in values else None,
+        min_duration_sec=minimum,
+        include_private=_yes_no(values, "private"),
+        include_monitoring=_yes_no(values, "monitoring"),
+    )
+
+
+def _split(token: str, keys: tuple[str, ...]) -> tuple[str | None, str]:
+    """(key, value) for `key:value` tokens; (None, token) for anything else."""
+    key, colon, value = token.partition(":")
+    if not colon or not key.isalpha():
+        return None, token
+    key = key.casefold()
+    if key not in keys:
+        accepted = ", ".join(f"`{k}:`" for k in keys)
+        raise _Bad(f"`{_shown(key)}:` is not a filter here; use {accepted}.")
+    return key, value
+
+
+def duration_ms(text: str, key: str) -> int:
+    """`90m`, `24h`, `7d` (also `s` and `w`) in milliseconds."""
+    match = DURATION.match(text.strip().casefold())
+    if not match or int(match.group(1)) == 0:
+        raise _Bad(
+            f"`{key}:{_shown(text)}` is not a duration; "
+            "use a number and a unit, like 90m, 24h or 7d."
+        )
+    ms = int(match.group(1)) * UNIT_MS[match.group(2)]
+    if ms > MAX_DURATION_MS:
+        raise _Bad(f"`{key}:{_shown(text)}` is too long; at most 366d.")
+    return ms
+
+
+def _limit(token: str) -> int:
+    value = int(token)
+    if not 1 <= value <= MAX_LIMIT:
+        raise _Bad(f"{_shown(token)} clips is out of range; ask for 1 to {MAX_LIMIT}.")
+    return value
+
+
+def _name(value: str) -> str:
+    if not value.strip():
+        raise _Bad('`camera:` needs a name, like camera:dock or camera:"front door".')
+    return value.strip()
+
+
+def _status(value: str) -> str:
+    status = value.strip().upper()
+    if status not in STATUSES:
+        raise _Bad(
+            f"`status:{_shown(value)}` is not a clip status; use one of {', '.join(STATUSES)}."
+        )
+    return status
+
+
+def _yes_no(values: dict[str, str], key: str) -> bool:
+    if key not in values:
+        return False
+    value = values[key].strip().casefold()
+    if value not in ("yes", "no"):
+        raise _Bad(f"`{key}:` takes yes or no (got `{_shown(values[key])}`).")
+    return value == "yes"
+
+
+def _shown(text: str) -> str:
+    """User text quoted back safely: short, and without backticks that would break formatting."""
+    text = text.replace("`", "'")
+    return text if len(text) <= 40 else text[:39] + "…"

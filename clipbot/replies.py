@@ -1,0 +1,234 @@
+"""Pure builders for /clips replies and the App Home: data (and now) in, Block Kit out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clipbot.blocks import (
+    Message,
+    cameras_text,
+    chunks,
+    cut,
+    duration,
+    escape,
+    linked_title,
+    mrkdwn,
+    section,
+    slack_date,
+    state_line,
+)
+from clipbot.listing import Found
+from clipbot.query import SubscribeQuery
+from clipbot.records import Clip
+from clipbot.store import Card, Health, Subscription
+
+MORE = "clips_more"
+LIST_TITLE_LIMIT = 80
+
+USAGE = """*Usage:* `/clips [what]`
+• `/clips` or `/clips 20` or `/clips recent 20` — the most recent saved clips (default 10, max 50)
+• `/clips camera:dock` — from cameras whose name contains “dock” (`camera:"front door"` with spaces)
+• `/clips since:24h` — saved in the last 24 hours (also `90m`, `7d`)
+• `/clips status:FAILED` — by status (INITIATING, UPLOADING, RENDERING, COMPLETE, FAILED, …)
+• `/clips forklift` — free words, matched against title and description
+• `/clips subscribe camera:dock min:30s private:yes` — post new clips here (filters optional)
+• `/clips unsubscribe` — stop posting clips in this channel
+• `/clips subscriptions` — this workspace's subscriptions
+• `/clips open` — clips posted here that are not resolved or false alarms
+• `/clips status` — is clipbot healthy?
+• `/clips help` — this message"""
+
+
+def text_reply(text: str) -> Message:
+    return {"response_type": "ephemeral", "text": text}
+
+
+def help_reply() -> Message:
+    return text_reply(USAGE)
+
+
+def error_reply(problem: str) -> Message:
+    """A short message naming the problem, then the usage."""
+    return text_reply(f":warning: {escape(problem)}\n\n{USAGE}")
+
+
+def listing(found: Found, text: str, console_url: str, first_page: bool) -> Message:
+    """The matching clips, newest first, a line each, with More when there are more."""
+    lines = [_clip_line(c, found.names.get(c.uuid, ()), console_url) for c in found.clips]
+    notes = []
+    if found.hidden:
+        notes.append(f"{found.hidden} private or role-restricted clip{_s(found.hidden)} hidden.")
+    if found.scan_limited:
+        notes.append(f"Searched the last {found.scanned} clips; press More to search further back.")
+    if not lines:
+        where = f"`{escape(cut(text, 100))}`" if text.strip() else "the feed"
+        suggestion = "Try a wider filter, like `since:7d`, or fewer words." if text.strip() else ""
+        head = f"No {'more ' if not first_page else ''}clips match {where}"
+        looked = f" in the last {found.scanned} clips" if found.scan_limited else ""
+        lines = [f"{head}{looked}. {suggestion}".strip()]
+    blocks: list[dict[str, Any]] = [section(chunk) for chunk in chunks(lines)]
+    if notes:
+        blocks.append({"type": "context", "elements": [mrkdwn(" ".join(notes))]})
+    if found.more:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "More"},
+                        "action_id": MORE,
+                        "value": found.more.to_value(text),
+                    }
+                ],
+            }
+        )
+    summary = f"{len(found.clips)} clip{_s(len(found.clips))}"
+    return {"response_type": "ephemeral", "text": summary, "blocks": blocks}
+
+
+def _clip_line(clip: Clip, names: tuple[str, ...], console_url: str) -> str:
+    return (
+        f"• *{linked_title(console_url, clip)}* — {cameras_text(names)} — "
+        f"{slack_date(clip.created_at_ms)} — "
+        f"{duration(clip.duration_sec)} — {clip.status.title()}"
+    )
+
+
+def describe_subscription(sub: Subscription | SubscribeQuery) -> str:
+    """What a subscription takes, in words."""
+    parts = [f"cameras matching “{escape(sub.camera)}”" if sub.camera else "all cameras"]
+    if sub.min_duration_sec:
+        parts.append(f"at least {duration(sub.min_duration_sec)} long")
+    if sub.include_private:
+        parts.append("including private and role-restricted clips")
+    if sub.include_monitoring:
+        parts.append("including alarm-monitoring clips")
+    return ", ".join(parts)
+
+
+def subscribed(sub: Subscription, replaced: Subscription | None) -> Message:
+    text = f"Subscribed <#{sub.channel_id}> to new clips from {describe_subscription(sub)}."
+    if replaced:
+        text += f" This replaces the earlier subscription ({describe_subscription(replaced)})."
+    return text_reply(text + " Clips saved before now are not posted.")
+
+
+def announcement(user_id: str, sub: Subscription) -> str:
+    return f"<@{user_id}> subscribed this channel to new clips from {describe_subscription(sub)}."
+
+
+def subscriptions_reply(subs: list[Subscription]) -> Message:
+    if not subs:
+        return text_reply("No channel is subscribed yet. Use `/clips subscribe` in a channel.")
+    lines = [_subscription_line(s) for s in subs]
+    return {
+        "response_type": "ephemeral",
+        "text": f"{len(subs)} subscription{_s(len(subs))}",
+        "blocks": [section(chunk) for chunk in chunks(lines)],
+    }
+
+
+def _subscription_line(sub: Subscription) -> str:
+    line = (
+        f"• <#{sub.channel_id}> — {describe_subscription(sub)} — "
+        f"by <@{sub.created_by}>, {slack_date(sub.created_at_ms)}"
+    )
+    if sub.broken:
+        line += f" — :warning: cannot post here ({escape(sub.broken)}): invite clipbot, resubscribe"
+    return line
+
+
+def health_lines(health: Health, now_ms: int, poll_seconds: int) -> list[str]:
+    """The poller's health, for an operator at a glance."""
+    healthy = (
+        health.last_success_ms is not None
+        and now_ms - health.last_success_ms <= 3 * poll_seconds * 1000
+    )
+    failing = health.last_error_ms is not None and (
+        health.last_success_ms is None or health.last_error_ms >= health.last_success_ms
+    )
+    verdict = (
+        ":large_green_circle: Healthy" if healthy and not failing else ":red_circle: Not healthy"
+    )
+    if health.last_success_ms is None and not failing:
+        verdict = ":white_circle: No poll has run yet"
+    lines = [f"*{verdict}*"]
+    if health.last_success_ms is not None:
+        age = _age(now_ms - health.last_success_ms)
+        lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({age} ago)")
+    if health.last_error:
+        error = escape(cut(health.last_error, 500))
+        lines.append(f"Last error: {error} ({slack_date(health.last_error_ms)})")
+    position = slack_date(health.position_ms) if health.position_ms else "not started"
+    lines.append(f"Feed position (last seen clip): {position}")
+    lines.append(f"Clips posted today: {health.posted_since}")
+    for sub in health.broken:
+        lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
+    return lines
+
+
+def status_reply(health: Health, now_ms: int, poll_seconds: int) -> Message:
+    return text_reply("\n".join(health_lines(health, now_ms, poll_seconds)))
+
+
+def open_reply(cards: list[tuple[Card, str | None]], now_ms: int) -> Message:
+    """Open clips in the channel, oldest first, with state, owner, age and a link to each card."""
+    if not cards:
+        return text_reply("No open clips in this channel: everything posted here is resolved.")
+    lines = []
+    for card, permalink in cards:
+        title = escape(cut(card.clip.title or "Untitled clip", LIST_TITLE_LIMIT))
+        link = f"<{permalink}|{title}>" if permalink else title
+        state = state_line(card).splitlines()[0]
+        lines.append(f"• *{link}* — {state} — posted {_age(now_ms - card.posted_at_ms)} ago")
+    return {
+        "response_type": "ephemeral",
+        "text": f"{len(cards)} open clip{_s(len(cards))}",
+        "blocks": [section(chunk) for chunk in chunks(lines)],
+    }
+
+
+def home_view(
+    health: Health,
+    subs: list[Subscription],
+    recent: list[tuple[Clip, tuple[str, ...]]] | str,
+    now_ms: int,
+    poll_seconds: int,
+    console_url: str,
+) -> dict[str, Any]:
+    """The App Home tab: health, subscriptions, and the five newest clips (or why not)."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "clipbot"}},
+        section("\n".join(health_lines(health, now_ms, poll_seconds))),
+        {"type": "divider"},
+        section(
+            "*Subscriptions*\n"
+            + (
+                "\n".join(_subscription_line(s) for s in subs)
+                or "None yet. Use `/clips subscribe` in a channel."
+            )
+        ),
+        {"type": "divider"},
+    ]
+    if isinstance(recent, str):
+        body = f":warning: {escape(recent)}"
+    else:
+        body = (
+            "\n".join(_clip_line(c, names, console_url) for c, names in recent)
+            or "No saved clips yet."
+        )
+    blocks.append(section("*Recent clips*\n" + body))
+    return {"type": "home", "blocks": blocks}
+
+
+def _age(ms: int) -> str:
+    minutes = max(0, ms) // 60_000
+    if minutes < 60:
+        return f"{minutes}m"
+    hours = minutes // 60
+    return f"{hours}h {minutes % 60}m" if hours < 48 else f"{hours // 24}d"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

@@ -1,0 +1,175 @@
+"""Button presses and the note modal: More on listings, and triage on clip cards."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from clipbot import blocks, replies, triage
+from clipbot.listing import Cursor
+from clipbot.query import ListQuery, parse
+from clipbot.rhombus import RhombusError
+from clipbot.slack.app import Deps
+from clipbot.slack.commands import list_clips
+from clipbot.slack.requests import ActionRequest, NoteSubmission
+from clipbot.store import Card
+
+NOTE_MODAL = "triage_note"
+BUTTON_ACTIONS = {
+    blocks.CLAIM: triage.CLAIM,
+    blocks.REOPEN: triage.REOPEN,
+    blocks.RESOLVE: triage.RESOLVE,
+    blocks.FALSE_ALARM_ACTION: triage.FALSE_ALARM_ACTION,
+}
+UNKNOWN_CARD = "clipbot has no record of this card any more, so it can't be triaged."
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.action(replies.MORE)
+    def more(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        request = ActionRequest.from_body(body)
+        decoded = Cursor.from_value(request.value)
+        query = parse(decoded[0]) if decoded else None
+        if decoded is None or not isinstance(query, ListQuery):
+            respond(
+                text="That More button is out of date; run /clips again.", replace_original=False
+            )
+            return
+        respond(replace_original=True, **list_clips(query, decoded[0], deps, decoded[1]))
+
+    @app.action(blocks.CLAIM)
+    @app.action(blocks.REOPEN)
+    def claim_or_reopen(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        request = ActionRequest.from_body(body)
+        card = deps.store.card(request.value, request.channel_id)
+        if card is None:
+            _tell(respond, UNKNOWN_CARD)
+            return
+        action = BUTTON_ACTIONS[request.action_id]
+        refusal = _press(deps, card, action, request.user_id, request.seen_version, None)
+        if refusal:
+            _tell(respond, refusal)
+
+    @app.action(blocks.RESOLVE)
+    @app.action(blocks.FALSE_ALARM_ACTION)
+    def ask_for_note(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        request = ActionRequest.from_body(body)
+        card = deps.store.card(request.value, request.channel_id)
+        if card is None:
+            _tell(respond, UNKNOWN_CARD)
+            return
+        action = BUTTON_ACTIONS[request.action_id]
+        if refusal := triage.refusal(card, action, request.user_id, request.seen_version):
+            _tell(respond, refusal)
+            return
+        client.views_open(
+            trigger_id=request.trigger_id, view=note_modal(card, action, request.seen_version)
+        )
+
+    @app.view(NOTE_MODAL)
+    def note_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        submission = NoteSubmission.from_body(body)
+        if submission is None:
+            return
+        card = deps.store.card(submission.clip_uuid, submission.channel_id)
+        refusal = (
+            UNKNOWN_CARD
+            if card is None
+            else _press(
+                deps,
+                card,
+                submission.action,
+                submission.user_id,
+                submission.seen_version,
+                submission.note,
+            )
+        )
+        if refusal:
+            client.chat_postEphemeral(
+                channel=submission.channel_id, user=submission.user_id, text=refusal
+            )
+
+    @app.action(blocks.SHARE)
+    def share(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        request = ActionRequest.from_body(body)
+        card = deps.store.card(request.value, request.channel_id)
+        if card is None or card.ts is None:
+            _tell(respond, UNKNOWN_CARD)
+            return
+        try:
+            link = deps.rhombus.share(
+                card.clip,
+                title=blocks.title_of(card.clip),
+                description="Shared from Slack by clipbot: " + ", ".join(card.camera_names),
+                expires_secs=deps.share_hours * 3600,
+            )
+        except RhombusError as exc:
+            _tell(respond, f":warning: Could not create a share link: {exc}")
+            return
+        expires = blocks.slack_date(link.expires_at_ms)
+        deps.poster.reply(
+            card.channel_id,
+            card.ts,
+            f"<@{request.user_id}> shared a link to this clip (works without a Rhombus login, "
+            f"expires {expires}): {link.url}",
+        )
+
+
+def note_modal(card: Card, action: str, seen_version: int) -> dict[str, Any]:
+    """The small modal asking for an optional note on Resolve or False alarm."""
+    verb = "Resolve" if action == triage.RESOLVE else "False alarm"
+    meta = {"c": card.clip.uuid, "ch": card.channel_id, "a": action, "v": seen_version}
+    return {
+        "type": "modal",
+        "callback_id": NOTE_MODAL,
+        "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": verb},
+        "submit": {"type": "plain_text", "text": verb},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "note",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "What happened? (optional)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "note",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            }
+        ],
+    }
+
+
+def _press(
+    deps: Deps, card: Card, action: str, user: str, seen: int, note: str | None
+) -> str | None:
+    return triage.press(
+        deps.store,
+        deps.poster,
+        card,
+        action,
+        user,
+        seen_version=seen,
+        note=note,
+        at_ms=deps.now_ms(),
+        console_url=deps.console_url,
+    )
+
+
+def _tell(respond: Respond, text: str) -> None:
+    """An ephemeral note to the presser only."""
+    with contextlib.suppress(SlackApiError):
+        respond(text=text, response_type="ephemeral", replace_original=False)

@@ -1,0 +1,57 @@
+"""The Bolt app factory: one place where every listener is registered."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from clipbot.notify import SlackPoster
+from clipbot.rhombus import RhombusClient
+from clipbot.store import SqliteStore
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Something went wrong inside clipbot; it is logged. Please try again."
+
+
+@dataclass
+class Deps:
+    """What the listeners work with, passed in rather than reached for."""
+
+    store: SqliteStore
+    rhombus: RhombusClient
+    poster: SlackPoster
+    console_url: str
+    admins: frozenset[str] = frozenset()
+    poll_seconds: int = 30
+    share_hours: int = 24
+    now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+
+
+def build_app(deps: Deps, client: WebClient, signing_secret: str = "") -> App:
+    """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP."""
+    from clipbot.slack import actions, commands, home
+
+    app = App(
+        client=client,
+        signing_secret=signing_secret or "socket-mode-does-not-sign",
+        token_verification_enabled=False,
+        logger=logging.getLogger("clipbot.slack.bolt"),
+    )
+    commands.register(app, deps)
+    actions.register(app, deps)
+    home.register(app, deps)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
+        log.error("listener failed: %s", type(error).__name__, exc_info=error)
+        if respond is not None and body.get("response_url"):
+            respond(text=INTERNAL_ERROR, response_type="ephemeral", replace_original=False)
+
+    return app

@@ -1,0 +1,163 @@
+"""The /clips slash command: parse, acknowledge, answer through response_url."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from clipbot import replies
+from clipbot.blocks import Message
+from clipbot.listing import search
+from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
+from clipbot.query import ListQuery, ParseError, SubscribeQuery, Verb, parse
+from clipbot.rhombus import RhombusError
+from clipbot.slack.app import Deps
+from clipbot.slack.requests import CommandRequest
+from clipbot.store import Card, Subscription
+
+CANNOT_SEE = (
+    "I can't post in this channel yet. In a private channel, invite me first with "
+    "`/invite @clipbot`, then subscribe again."
+)
+NOT_A_CHANNEL = "Subscriptions need a channel; a direct message can't be subscribed."
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command("/clips")
+    def clips_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        request = CommandRequest.from_body(body)
+        command = parse(request.text)
+        if isinstance(command, ParseError):
+            ack(**replies.error_reply(command.message))
+            return
+        if command == Verb("help"):
+            ack(**replies.help_reply())
+            return
+        ack()
+        respond(**answer(command, request, deps, client))
+
+
+def answer(
+    command: ListQuery | SubscribeQuery | Verb,
+    request: CommandRequest,
+    deps: Deps,
+    client: WebClient,
+) -> Message:
+    """The reply to a parsed command (slow work allowed: the command is already acknowledged)."""
+    if isinstance(command, ListQuery):
+        return list_clips(command, request.text, deps)
+    if isinstance(command, SubscribeQuery):
+        return subscribe(command, request, deps, client)
+    if command.name == "unsubscribe":
+        return unsubscribe(request, deps, client)
+    if command.name == "subscriptions":
+        return replies.subscriptions_reply(deps.store.subscriptions(request.team_id))
+    if command.name == "open":
+        return open_clips(request, deps, client)
+    return replies.status_reply(
+        deps.store.health(_today_ms(deps)), deps.now_ms(), deps.poll_seconds
+    )
+
+
+def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Any = None) -> Message:
+    try:
+        found = search(deps.rhombus, query, deps.now_ms(), cursor)
+    except RhombusError as exc:
+        return replies.text_reply(f":warning: Could not list clips: {exc}")
+    return replies.listing(found, text, deps.console_url, first_page=cursor is None)
+
+
+def subscribe(
+    query: SubscribeQuery, request: CommandRequest, deps: Deps, client: WebClient
+) -> Message:
+    if refusal := _admin_refusal(request, deps):
+        return replies.text_reply(refusal)
+    if request.channel_id.startswith("D"):
+        return replies.text_reply(NOT_A_CHANNEL)
+    try:
+        start_ms, start_uuids = _feed_now(deps)
+    except RhombusError as exc:
+        return replies.text_reply(
+            f":warning: Nothing was subscribed: could not reach Rhombus ({exc})."
+        )
+    sub = Subscription(
+        channel_id=request.channel_id,
+        team_id=request.team_id,
+        created_by=request.user_id,
+        created_at_ms=deps.now_ms(),
+        start_ms=start_ms,
+        start_uuids=start_uuids,
+        camera=query.camera,
+        min_duration_sec=query.min_duration_sec,
+        include_private=query.include_private,
+        include_monitoring=query.include_monitoring,
+    )
+    # The visible announcement doubles as the test that clipbot can post here at all.
+    try:
+        client.chat_postMessage(
+            channel=request.channel_id, text=replies.announcement(request.user_id, sub)
+        )
+    except SlackApiError as exc:
+        if slack_error(exc) in BROKEN_CHANNEL_ERRORS:
+            return replies.text_reply(CANNOT_SEE)
+        raise
+    replaced = deps.store.subscribe(sub)
+    return replies.subscribed(sub, replaced)
+
+
+def unsubscribe(request: CommandRequest, deps: Deps, client: WebClient) -> Message:
+    if refusal := _admin_refusal(request, deps):
+        return replies.text_reply(refusal)
+    removed = deps.store.unsubscribe(request.channel_id)
+    if removed is None:
+        return replies.text_reply(
+            "This channel has no subscription, so there was nothing to remove."
+        )
+    with contextlib.suppress(SlackApiError):
+        client.chat_postMessage(
+            channel=request.channel_id,
+            text=f"<@{request.user_id}> unsubscribed this channel from new clips.",
+        )
+    return replies.text_reply(
+        f"Unsubscribed <#{request.channel_id}> ({replies.describe_subscription(removed)})."
+    )
+
+
+def open_clips(request: CommandRequest, deps: Deps, client: WebClient) -> Message:
+    cards = deps.store.open_cards(request.channel_id)[:50]
+    linked: list[tuple[Card, str | None]] = []
+    for card in cards:
+        try:
+            permalink = client.chat_getPermalink(channel=card.channel_id, message_ts=card.ts or "")
+            linked.append((card, str(permalink["permalink"])))
+        except SlackApiError:
+            linked.append((card, None))
+    return replies.open_reply(linked, deps.now_ms())
+
+
+def _admin_refusal(request: CommandRequest, deps: Deps) -> str | None:
+    if not deps.admins or request.user_id in deps.admins:
+        return None
+    who = ", ".join(f"<@{a}>" for a in sorted(deps.admins))
+    return f"Sorry, only {who} can change subscriptions here. Ask one of them to do it."
+
+
+def _feed_now(deps: Deps) -> tuple[int, tuple[str, ...]]:
+    """Where the feed is now: the newest createdAtMs and every clip saved at that instant."""
+    newest = list(itertools.islice(deps.rhombus.recent(), 20))
+    if not newest:
+        return 0, ()
+    start = newest[0].created_at_ms
+    return start, tuple(c.uuid for c in newest if c.created_at_ms == start)
+
+
+def _today_ms(deps: Deps) -> int:
+    from datetime import datetime
+
+    now = datetime.fromtimestamp(deps.now_ms() / 1000).astimezone()
+    return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)

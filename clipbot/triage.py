@@ -1,0 +1,156 @@
+"""Triage: what a button press does to a card's state, decided from the store, never the message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from clipbot import blocks
+from clipbot.notify import SlackPoster, slack_error
+from clipbot.store import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card, SqliteStore
+
+log = logging.getLogger(__name__)
+
+CLAIM, RESOLVE, FALSE_ALARM_ACTION, REOPEN = "claim", "resolve", "false_alarm", "reopen"
+TARGET = {CLAIM: CLAIMED, RESOLVE: RESOLVED, FALSE_ALARM_ACTION: FALSE_ALARM, REOPEN: OPEN}
+DONE_BY = {RESOLVED: "resolved by", FALSE_ALARM: "marked a false alarm by"}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Either the new card and the thread line recording it, or why nothing changed."""
+
+    card: Card | None = None
+    thread_text: str | None = None
+    refusal: str | None = None
+
+
+def refusal(card: Card, action: str, user: str, seen_version: int) -> str | None:
+    """Why this press changes nothing, or None when it should go ahead."""
+    if action == REOPEN:
+        return (
+            None
+            if card.state in CLOSED_STATES
+            else "This clip is not resolved, so there is nothing to reopen."
+        )
+    if card.state in CLOSED_STATES:
+        return (
+            f"This clip was already {DONE_BY[card.state]} <@{card.state_by}>. Press Reopen first."
+        )
+    if action == CLAIM and card.state == CLAIMED:
+        if card.owner == user:
+            return "You have already claimed this clip."
+        if seen_version < card.version:
+            # The presser saw an older card: this is a race, not a deliberate takeover.
+            return f"Already claimed by <@{card.owner}>."
+    return None
+
+
+def thread_line(card: Card, action: str, user: str, note: str | None, at_ms: int) -> str:
+    """The thread reply recording a press: who did what, and when."""
+    if action == CLAIM and card.state == CLAIMED and card.owner:
+        what = f"took this clip over from <@{card.owner}>"
+    else:
+        what = {
+            CLAIM: "claimed this clip",
+            RESOLVE: "resolved this clip",
+            FALSE_ALARM_ACTION: "marked this clip a false alarm",
+            REOPEN: "reopened this clip",
+        }[action]
+    line = f"<@{user}> {what} · {blocks.slack_date(at_ms, '{date_short_pretty} at {time}')}"
+    if note:
+        line += f"\n> {blocks.escape(blocks.cut(note, 1000))}"
+    return line
+
+
+def apply(
+    store: SqliteStore,
+    card: Card,
+    action: str,
+    user: str,
+    *,
+    seen_version: int,
+    note: str | None,
+    at_ms: int,
+) -> Outcome:
+    """Stores the press if it still makes sense; a lost race is decided again on the new state."""
+    for _ in range(3):
+        reason = refusal(card, action, user, seen_version)
+        if reason:
+            return Outcome(refusal=reason)
+        line = thread_line(card, action, user, note, at_ms)
+        changed = store.transition(
+            card, state=TARGET[action], user=user, at_ms=at_ms, action=action, note=note
+        )
+        if changed:
+            return Outcome(card=changed, thread_text=line)
+        fresh = store.card(card.clip.uuid, card.channel_id)
+        if fresh is None:
+            break
+        card = fresh
+    return Outcome(refusal="Someone else is changing this clip right now; try again.")
+
+
+def press(
+    store: SqliteStore,
+    poster: SlackPoster,
+    card: Card,
+    action: str,
+    user: str,
+    *,
+    seen_version: int,
+    note: str | None,
+    at_ms: int,
+    console_url: str,
+) -> str | None:
+    """Applies a press and shows it (card redrawn, one thread reply); the refusal, if any."""
+    outcome = apply(store, card, action, user, seen_version=seen_version, note=note, at_ms=at_ms)
+    if outcome.card is None or outcome.card.ts is None:
+        return outcome.refusal
+    redraw(store, poster, card.clip.uuid, card.channel_id, console_url)
+    try:
+        poster.reply(card.channel_id, outcome.card.ts, outcome.thread_text or "")
+    except (SlackApiError, SlackClientError) as exc:
+        log.warning("thread reply in %s failed: %s", card.channel_id, slack_error(exc))
+    return None
+
+
+def redraw(
+    store: SqliteStore, poster: SlackPoster, clip_uuid: str, channel: str, console_url: str
+) -> None:
+    """Edits a card to show what the store holds now (the one way cards are redrawn)."""
+    card = store.card(clip_uuid, channel)
+    if card is None or card.ts is None or card.kind != "card":
+        return
+    try:
+        poster.update(channel, card.ts, blocks.clip_card(card, console_url))
+    except (SlackApiError, SlackClientError) as exc:
+        log.warning("could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc))
+
+
+def remind_unclaimed(
+    store: SqliteStore, poster: SlackPoster, *, minutes: int, now_ms: Callable[[], int]
+) -> int:
+    """One thread reply for each card left unclaimed `minutes` long; how many were sent."""
+    if minutes <= 0:
+        return 0
+    due = store.cards(
+        "kind = 'card' AND ts IS NOT NULL AND state = ? AND reminded = 0 AND posted_at_ms <= ?",
+        (OPEN, now_ms() - minutes * 60_000),
+    )
+    sent = 0
+    for card in due:
+        if not store.mark_reminded(card) or card.ts is None:
+            continue
+        sub = store.subscription(card.channel_id)
+        who = f"<@{sub.created_by}>, can" if sub else "Can"
+        text = f":bell: Still unclaimed after {minutes} minutes. {who} someone take a look?"
+        try:
+            poster.reply(card.channel_id, card.ts, text)
+            sent += 1
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("reminder in %s failed: %s", card.channel_id, slack_error(exc))
+    return sent

@@ -1,0 +1,122 @@
+"""Driving the real Bolt app with Slack's payloads, as Socket Mode or signed HTTP delivers them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+
+from clipbot.slack.app import Deps, build_app
+from tests.fakes.slack import SIGNING_SECRET
+from tests.world import CONSOLE, World
+
+TEAM = "T0001"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Waits for work a listener does after ack(); the first truthy result of `check`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.02)
+
+
+class Bot:
+    """The Bolt app over a World, with helpers that send it Slack payloads."""
+
+    def __init__(self, world: World, admins: frozenset[str] = frozenset()) -> None:
+        self.world = world
+        self.deps = Deps(
+            store=world.store,
+            rhombus=world.client,
+            poster=world.poster,
+            console_url=CONSOLE,
+            admins=admins,
+            poll_seconds=30,
+            share_hours=24,
+            now_ms=lambda: world.now[0],
+        )
+        self.app: App = build_app(self.deps, world.web, SIGNING_SECRET)
+        self._responses = 0
+
+    def command(self, text: str, channel: str = "C1", user: str = "U1") -> BoltResponse:
+        body = {
+            "token": "unused",
+            "team_id": TEAM,
+            "channel_id": channel,
+            "user_id": user,
+            "command": "/clips",
+            "text": text,
+            "response_url": self.world.slack.response_url(),
+            "trigger_id": "trigger-1",
+        }
+        return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+
+    def press(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        channel: str = "C1",
+        user: str = "U1",
+        ts: str = "",
+        block_id: str = "b",
+    ) -> BoltResponse:
+        body = {
+            "type": "block_actions",
+            "team": {"id": TEAM},
+            "user": {"id": user},
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "message_ts": ts},
+            "message": {"ts": ts},
+            "trigger_id": "trigger-1",
+            "response_url": self.world.slack.response_url(),
+            "actions": [
+                {"type": "button", "action_id": action_id, "block_id": block_id, "value": value}
+            ],
+        }
+        return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+
+    def submit_note(
+        self, private_metadata: str, note: str | None, user: str = "U1"
+    ) -> BoltResponse:
+        body = {
+            "type": "view_submission",
+            "team": {"id": TEAM},
+            "user": {"id": user},
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": "triage_note",
+                "private_metadata": private_metadata,
+                "state": {
+                    "values": {"note": {"note": {"type": "plain_text_input", "value": note}}}
+                },
+            },
+        }
+        return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+
+    def home_opened(self, user: str = "U1") -> BoltResponse:
+        body = {
+            "type": "event_callback",
+            "team_id": TEAM,
+            "event": {"type": "app_home_opened", "user": user, "tab": "home", "channel": "D1"},
+        }
+        return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+
+    def next_response(self) -> dict[str, Any]:
+        """The next message the app sent to a response_url (waits for it)."""
+        responses = self.world.slack.responses
+        eventually(lambda: len(responses) > self._responses)
+        assert len(responses) > self._responses, "no response_url message arrived"
+        self._responses += 1
+        return responses[self._responses - 1]
+
+
+def body_json(response: BoltResponse) -> Any:
+    return json.loads(response.body) if response.body else None

@@ -1,0 +1,122 @@
+"""The /clips grammar: every valid form, every kind of mistake, and no input that raises."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clipbot.query import ListQuery, ParseError, SubscribeQuery, Verb, parse
+
+
+class TestValid:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("", ListQuery()),
+            ("   ", ListQuery()),
+            ("25", ListQuery(limit=25)),
+            ("recent", ListQuery()),
+            ("recent 5", ListQuery(limit=5)),
+            ("RECENT 50", ListQuery(limit=50)),
+            ("camera:dock", ListQuery(camera="dock")),
+            ('camera:"front door" 3', ListQuery(limit=3, camera="front door")),
+            ("camera:“front door”", ListQuery(camera="front door")),
+            ("since:90m", ListQuery(since_ms=90 * 60_000)),
+            ("since:24h", ListQuery(since_ms=24 * 3_600_000)),
+            ("since:7D", ListQuery(since_ms=7 * 86_400_000)),
+            ("status:failed", ListQuery(status="FAILED")),
+            ("forklift Night", ListQuery(words=("forklift", "Night"))),
+            ('"loading bay" café', ListQuery(words=("loading bay", "café"))),
+            (
+                "recent 20 camera:dock since:24h status:COMPLETE forklift",
+                ListQuery(
+                    limit=20,
+                    camera="dock",
+                    since_ms=24 * 3_600_000,
+                    status="COMPLETE",
+                    words=("forklift",),
+                ),
+            ),
+            ("subscribe", SubscribeQuery()),
+            (
+                "subscribe camera:dock min:30s private:yes",
+                SubscribeQuery(camera="dock", min_duration_sec=30, include_private=True),
+            ),
+            (
+                "subscribe min:2m monitoring:yes",
+                SubscribeQuery(min_duration_sec=120, include_monitoring=True),
+            ),
+            ("unsubscribe", Verb("unsubscribe")),
+            ("subscriptions", Verb("subscriptions")),
+            ("open", Verb("open")),
+            ("Status", Verb("status")),
+            ("help", Verb("help")),
+        ],
+    )
+    def test_parses(self, text: str, expected: object) -> None:
+        """Each form of the grammar parses to its typed query."""
+        assert parse(text) == expected
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("0", "0 clips is out of range; ask for 1 to 50."),
+            ("51", "51 clips is out of range; ask for 1 to 50."),
+            ("5 6", "Only one number of clips, please (got 5 and 6)."),
+            (
+                "since:soon",
+                "`since:soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
+            ),
+            (
+                "since:0h",
+                "`since:0h` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
+            ),
+            ("since:999w", "`since:999w` is too long; at most 366d."),
+            (
+                "status:weird",
+                "`status:weird` is not a clip status; use one of INITIATING, UPLOADING, RENDERING, COMPLETE, FAILED, OFFLINE, DELETED.",
+            ),
+            ('camera:""', '`camera:` needs a name, like camera:dock or camera:"front door".'),
+            ("color:red", "`color:` is not a filter here; use `camera:`, `since:`, `status:`."),
+            ('camera:"front door', 'A quote is not closed in `camera:"front door`.'),
+            ("camera:a camera:b", "`camera:` is given twice."),
+            ("help me", "`help` takes nothing after it (got `me`)."),
+            (
+                "subscribe everything",
+                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION and private:yes.",
+            ),
+            ("subscribe private:maybe", "`private:` takes yes or no (got `maybe`)."),
+            (
+                "subscribe since:1h",
+                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`.",
+            ),
+            ("x" * 501, "That is 501 characters; /clips takes at most 500."),
+        ],
+    )
+    def test_names_the_problem(self, text: str, message: str) -> None:
+        """Each mistake gets a sentence naming the bad token and what is accepted."""
+        assert parse(text) == ParseError(message)
+
+
+@given(st.text(max_size=600))
+def test_no_text_raises(text: str) -> None:
+    """Whatever is typed, parse answers with a command or an error, never an exception."""
+    result = parse(text)
+    assert isinstance(result, ListQuery | SubscribeQuery | Verb | ParseError)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["camera:", "since:", '"', "“", "5", "subscribe", ":", "status:", " ", "é", "x"]
+        ),
+        max_size=12,
+    )
+)
+def test_grammar_fragments_never_raise(parts: list[str]) -> None:
+    """Fragments of the grammar, glued at random, never raise."""
+    result = parse("".join(parts))
+    assert isinstance(result, ListQuery | SubscribeQuery | Verb | ParseError)
