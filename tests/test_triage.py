@@ -1,0 +1,272 @@
+"""Triage on clip cards through the real Bolt stack: every press, its card edit and thread line."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clipbot import triage
+from tests.bolt import Bot, eventually
+from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.server import Reply
+from tests.fakes.slack import FakeSlack, Message
+from tests.world import T0, World
+
+NOW = T0 + 3_600_000
+WHEN = f"<!date^{NOW // 1000}^{{date_short_pretty}} at {{time}}|2025-11-24 17:00 UTC>"
+SHORT = f"<!date^{NOW // 1000}^{{date_short_pretty}} {{time}}|2025-11-24 17:00 UTC>"
+
+
+@pytest.fixture
+def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+    w = World(rhombus, slack, tmp_path / "clipbot.db")
+    w.subscribe("C1")
+    rhombus.add(clip("A", T0 + 1, title="Gate left open"))
+    w.poller.poll_once()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def bot(world: World) -> Bot:
+    return Bot(world)
+
+
+def card(world: World) -> Message:
+    (message,) = world.slack.posts("C1")
+    return message
+
+
+def state_text(message: Message) -> str:
+    context = [b for b in message.blocks or [] if b["type"] == "context"][0]
+    return str(context["elements"][0]["text"])
+
+
+def buttons(message: Message) -> list[str]:
+    actions = [b for b in message.blocks or [] if b["type"] == "actions"][0]
+    return [e["text"]["text"] for e in actions["elements"]]
+
+
+def thread(world: World) -> list[str]:
+    return [m.text for m in world.slack.replies("C1", card(world).ts)]
+
+
+def press(bot: Bot, world: World, action: str, user: str, version: int = 0) -> None:
+    bot.press(action, "A", user=user, ts=card(world).ts, block_id=f"triage:{version}")
+
+
+def wait_edits(world: World, count: int) -> None:
+    eventually(lambda: card(world).edits >= count and len(thread(world)) >= count)
+
+
+class TestClaim:
+    def test_claim(self, bot: Bot, world: World) -> None:
+        """Claim stores the owner, edits the card to say so, and records it in the thread."""
+        press(bot, world, "clip_claim", "U2")
+        wait_edits(world, 1)
+        assert state_text(card(world)) == f"Claimed by <@U2> · {SHORT}"
+        assert buttons(card(world)) == ["Take over", "Resolve", "False alarm", "Share link"]
+        assert thread(world) == [f"<@U2> claimed this clip · {WHEN}"]
+        stored = world.store.card("A", "C1")
+        assert (stored.state, stored.owner, stored.version) == ("claimed", "U2", 1)  # type: ignore[union-attr]
+        assert [f"*{k}*" in str(card(world).blocks) for k in ("Camera", "Status", "Saved by")] == [
+            True
+        ] * 3
+
+    def test_double_click(self, bot: Bot, world: World) -> None:
+        """A second press by the same person changes nothing and tells them so."""
+        press(bot, world, "clip_claim", "U2")
+        wait_edits(world, 1)
+        press(bot, world, "clip_claim", "U2")
+        response = bot.next_response()
+        assert (response["text"], response["response_type"]) == (
+            "You have already claimed this clip.",
+            "ephemeral",
+        )
+        assert (card(world).edits, len(thread(world))) == (1, 1)
+
+    def test_concurrent_presses(self, bot: Bot, world: World) -> None:
+        """Two people pressing Claim at once: one owner, one thread line, one polite refusal."""
+        users = ["U2", "U3", "U4", "U5"]
+        threads = [
+            threading.Thread(target=press, args=(bot, world, "clip_claim", u)) for u in users
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        refusals = [bot.next_response()["text"] for _ in range(3)]
+        eventually(lambda: card(world).edits >= 1)
+        owner = world.store.card("A", "C1").owner  # type: ignore[union-attr]
+        assert refusals == [f"Already claimed by <@{owner}>."] * 3
+        assert thread(world) == [f"<@{owner}> claimed this clip · {WHEN}"]
+        assert [e["action"] for e in world.store.events("A", "C1")] == ["claim"]
+
+    def test_takeover(self, bot: Bot, world: World) -> None:
+        """Pressing Take over on a card claimed by someone else takes it, and says so."""
+        press(bot, world, "clip_claim", "U2")
+        wait_edits(world, 1)
+        press(bot, world, "clip_claim", "U3", version=1)
+        wait_edits(world, 2)
+        assert state_text(card(world)) == f"Claimed by <@U3> · {SHORT}"
+        assert thread(world)[-1] == f"<@U3> took this clip over from <@U2> · {WHEN}"
+
+
+class TestResolve:
+    def note_modal(self, world: World) -> dict[str, object]:
+        (opened,) = eventually(lambda: world.slack.called("views.open"))
+        return opened["view"]  # type: ignore[no-any-return]
+
+    def test_resolve_with_note_then_reopen(self, bot: Bot, world: World) -> None:
+        """Resolve asks for a note; submitting resolves with it; Reopen brings the buttons back."""
+        press(bot, world, "clip_resolve", "U2")
+        modal = self.note_modal(world)
+        assert (modal["callback_id"], json.loads(modal["private_metadata"])) == (  # type: ignore[arg-type]
+            "triage_note",
+            {"c": "A", "ch": "C1", "a": "resolve", "v": 0},
+        )
+        assert card(world).edits == 0
+        bot.submit_note(modal["private_metadata"], "Raccoon <again> & gone", user="U2")  # type: ignore[arg-type]
+        wait_edits(world, 1)
+        assert (
+            state_text(card(world))
+            == f"Resolved by <@U2> · {SHORT}\n> Raccoon &lt;again&gt; &amp; gone"
+        )
+        assert buttons(card(world)) == ["Reopen", "Share link"]
+        assert thread(world) == [
+            f"<@U2> resolved this clip · {WHEN}\n> Raccoon &lt;again&gt; &amp; gone"
+        ]
+        assert world.store.card("A", "C1").note == "Raccoon <again> & gone"  # type: ignore[union-attr]
+        press(bot, world, "clip_reopen", "U3", version=1)
+        wait_edits(world, 2)
+        assert state_text(card(world)) == "Unclaimed"
+        assert buttons(card(world)) == ["Claim", "Resolve", "False alarm", "Share link"]
+        assert thread(world)[-1] == f"<@U3> reopened this clip · {WHEN}"
+
+    def test_false_alarm_without_note(self, bot: Bot, world: World) -> None:
+        """False alarm submitted with no note is fine."""
+        press(bot, world, "clip_false_alarm", "U2")
+        bot.submit_note(self.note_modal(world)["private_metadata"], None, user="U2")  # type: ignore[arg-type]
+        wait_edits(world, 1)
+        assert state_text(card(world)) == f"False alarm — <@U2> · {SHORT}"
+        assert thread(world) == [f"<@U2> marked this clip a false alarm · {WHEN}"]
+
+    def test_resolving_twice(self, bot: Bot, world: World) -> None:
+        """A second resolve of a resolved clip is refused with who did it."""
+        press(bot, world, "clip_resolve", "U2")
+        bot.submit_note(self.note_modal(world)["private_metadata"], None, user="U2")  # type: ignore[arg-type]
+        wait_edits(world, 1)
+        press(bot, world, "clip_false_alarm", "U3")
+        assert (
+            bot.next_response()["text"]
+            == "This clip was already resolved by <@U2>. Press Reopen first."
+        )
+
+
+class TestShare:
+    def test_share_link(self, bot: Bot, world: World) -> None:
+        """Share link creates a Rhombus shared clip with the configured expiry and posts it in the thread."""
+        press(bot, world, "clip_share", "U2")
+        eventually(lambda: thread(world))
+        assert world.rhombus.shares == [
+            {
+                "title": "Gate left open",
+                "description": "Shared from Slack by clipbot: Front Door",
+                "expirationTimeSecs": 86400,
+                "uuids": [{"eventUuid": "A"}],
+            }
+        ]
+        expires = NOW + 86_400_000
+        assert thread(world) == [
+            "<@U2> shared a link to this clip (works without a Rhombus login, expires "
+            f"<!date^{expires // 1000}^{{date_short_pretty}} at {{time}}|2025-11-25 17:00 UTC>): "
+            "https://share.example.test/clips/share1"
+        ]
+
+    def test_share_failure(self, bot: Bot, world: World) -> None:
+        """A Rhombus failure is told to the presser only; nothing goes in the thread."""
+        world.rhombus.fail(
+            "createSharedClipGroupV3", Reply.json({"error": True, "errorMsg": "Sharing disabled"})
+        )
+        press(bot, world, "clip_share", "U2")
+        assert bot.next_response()["text"] == (
+            ":warning: Could not create a share link: Rhombus event/createSharedClipGroupV3 failed: Sharing disabled"
+        )
+        assert thread(world) == []
+
+
+class TestOpenAndRestart:
+    def test_open_before_and_after(self, bot: Bot, world: World) -> None:
+        """/clips open lists unresolved cards with state, owner, age and permalink; resolved ones leave."""
+        world.rhombus.add(clip("B", T0 + 2, title="Dock door"))
+        world.poller.poll_once()
+        first, second = world.slack.posts("C1")
+        bot.command("open")
+        assert bot.next_response()["blocks"][0]["text"]["text"].splitlines() == [
+            f"• *<https://test.slack.com/archives/C1/p{first.ts.replace('.', '')}|Gate left open>* — Unclaimed — posted 0m ago",
+            f"• *<https://test.slack.com/archives/C1/p{second.ts.replace('.', '')}|Dock door>* — Unclaimed — posted 0m ago",
+        ]
+        bot.press("clip_claim", "B", user="U2", ts=second.ts, block_id="triage:0")
+        bot.press("clip_resolve", "A", user="U2", ts=first.ts, block_id="triage:0")
+        (opened,) = eventually(lambda: world.slack.called("views.open"))
+        bot.submit_note(opened["view"]["private_metadata"], None, user="U2")
+        eventually(lambda: world.store.card("A", "C1").state == "resolved")  # type: ignore[union-attr]
+        world.now[0] += 45 * 60_000
+        bot.command("open")
+        assert bot.next_response()["blocks"][0]["text"]["text"].splitlines() == [
+            f"• *<https://test.slack.com/archives/C1/p{second.ts.replace('.', '')}|Dock door>* — Claimed by <@U2> · {SHORT} — posted 45m ago",
+        ]
+
+    def test_state_survives_restart(self, bot: Bot, world: World) -> None:
+        """After a restart the store still knows the owner, and the next press builds on it."""
+        press(bot, world, "clip_claim", "U2")
+        wait_edits(world, 1)
+        world.restart()
+        bot = Bot(world)
+        press(bot, world, "clip_claim", "U2", version=1)
+        assert bot.next_response()["text"] == "You have already claimed this clip."
+
+    def test_rhombus_status_change_keeps_triage(self, bot: Bot, world: World) -> None:
+        """A card edited for a finished clip still shows who claimed it."""
+        world.rhombus.add(clip("R", T0 + 5, status="RENDERING", title="Rendering"))
+        world.poller.poll_once()
+        rendering = world.slack.posts("C1")[1]
+        bot.press("clip_claim", "R", user="U2", ts=rendering.ts, block_id="triage:0")
+        eventually(lambda: rendering.edits == 1)
+        world.rhombus.update("R", status="COMPLETE")
+        world.poller.poll_once()
+        assert rendering.edits == 2
+        context = [b for b in rendering.blocks or [] if b["type"] == "context"][0]
+        assert context["elements"][0]["text"] == f"Claimed by <@U2> · {SHORT}"
+        assert {"type": "mrkdwn", "text": "*Status*\nComplete"} in rendering.blocks[1]["fields"]  # type: ignore[index]
+
+
+class TestReminder:
+    def test_reminded_once(self, bot: Bot, world: World) -> None:
+        """An unclaimed clip gets one reminder after the wait, naming the subscriber; never twice."""
+        remind = lambda: triage.remind_unclaimed(
+            world.store, world.poster, minutes=30, now_ms=lambda: world.now[0]
+        )  # noqa: E731
+        assert remind() == 0
+        world.now[0] += 31 * 60_000
+        assert (remind(), remind()) == (1, 0)
+        assert thread(world) == [
+            ":bell: Still unclaimed after 30 minutes. <@UADMIN>, can someone take a look?"
+        ]
+
+    def test_claimed_never_reminded(self, bot: Bot, world: World) -> None:
+        """A claimed clip gets no reminder."""
+        press(bot, world, "clip_claim", "U2")
+        wait_edits(world, 1)
+        world.now[0] += 60 * 60_000
+        assert (
+            triage.remind_unclaimed(
+                world.store, world.poster, minutes=30, now_ms=lambda: world.now[0]
+            )
+            == 0
+        )
+        assert len(thread(world)) == 1
