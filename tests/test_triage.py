@@ -42,12 +42,12 @@ def card(world: World) -> Message:
 
 
 def state_text(message: Message) -> str:
-    context = [b for b in message.blocks or [] if b["type"] == "context"][0]
+    context = next(b for b in message.blocks or [] if b["type"] == "context")
     return str(context["elements"][0]["text"])
 
 
 def buttons(message: Message) -> list[str]:
-    actions = [b for b in message.blocks or [] if b["type"] == "actions"][0]
+    actions = next(b for b in message.blocks or [] if b["type"] == "actions")
     return [e["text"]["text"] for e in actions["elements"]]
 
 
@@ -240,7 +240,7 @@ class TestOpenAndRestart:
         world.rhombus.update("R", status="COMPLETE")
         world.poller.poll_once()
         assert rendering.edits == 2
-        context = [b for b in rendering.blocks or [] if b["type"] == "context"][0]
+        context = next(b for b in rendering.blocks or [] if b["type"] == "context")
         assert context["elements"][0]["text"] == f"Claimed by <@U2> · {SHORT}"
         assert {"type": "mrkdwn", "text": "*Status*\nComplete"} in rendering.blocks[1]["fields"]  # type: ignore[index]
 
@@ -248,9 +248,12 @@ class TestOpenAndRestart:
 class TestReminder:
     def test_reminded_once(self, bot: Bot, world: World) -> None:
         """An unclaimed clip gets one reminder after the wait, naming the subscriber; never twice."""
-        remind = lambda: triage.remind_unclaimed(
-            world.store, world.poster, minutes=30, now_ms=lambda: world.now[0]
-        )  # noqa: E731
+
+        def remind():
+            return triage.remind_unclaimed(
+                world.store, world.poster, minutes=30, now_ms=lambda: world.now[0]
+            )
+
         assert remind() == 0
         world.now[0] += 31 * 60_000
         assert (remind(), remind()) == (1, 0)
