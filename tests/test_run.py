@@ -1,0 +1,169 @@
+"""`clipbot run` as a real process: Socket Mode and HTTP mode, credentials, SIGTERM, no secrets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.bolt import eventually
+from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
+from tests.test_commands import sign
+
+SECRETS = (BOT_TOKEN, APP_TOKEN, API_KEY, SIGNING_SECRET)
+
+
+@pytest.fixture
+def socket_mode(slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    server = FakeSocketMode().start()
+    slack.socket_url = server.url
+    yield server
+    server.stop()
+
+
+class Process:
+    """A running `python -m clipbot` with its output collected in files."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.out, self.err = cwd / "stdout.txt", cwd / "stderr.txt"
+        full_env = {"PATH": os.environ.get("PATH", ""), "CLIPBOT_LOG_LEVEL": "DEBUG", **env}
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "clipbot", *args],
+                env=full_env,
+                cwd=cwd,
+                stdout=out,
+                stderr=err,
+            )
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.wait()
+
+    @property
+    def stderr(self) -> str:
+        return self.err.read_text()
+
+
+@pytest.fixture
+def run_env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "CLIPBOT_POLL_SECONDS": "5", "CLIPBOT_REMIND_MINUTES": "0"}
+
+
+class TestSocketMode:
+    def test_subscribe_post_and_stop(
+        self,
+        run_env: dict[str, str],
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        socket_mode: FakeSocketMode,
+        tmp_path: Path,
+    ) -> None:
+        """The real process takes /clips over Socket Mode, posts a new clip, and stops on SIGTERM."""
+        rhombus.add(clip("OLD", 1_764_000_000_000))
+        bot = Process(["run"], run_env, tmp_path)
+        try:
+            assert eventually(lambda: socket_mode.connections, timeout=30), bot.stderr
+            envelope = socket_mode.send(
+                "slash_commands",
+                {
+                    "team_id": "T0001",
+                    "channel_id": "C1",
+                    "user_id": "U1",
+                    "command": "/clips",
+                    "text": "subscribe",
+                    "response_url": slack.response_url(),
+                    "trigger_id": "t1",
+                },
+            )
+            assert eventually(lambda: socket_mode.ack_for(envelope), timeout=10)
+            assert eventually(lambda: slack.responses, timeout=20)
+            assert slack.responses[0]["text"].startswith("Subscribed <#C1> to new clips")
+            rhombus.add(clip("NEW", 1_764_000_060_000, title="Back gate"))
+            assert eventually(lambda: len(slack.posts("C1")) == 2, timeout=30), bot.stderr
+            assert [m.text for m in slack.posts("C1")][1] == "New clip: Back gate"
+        finally:
+            code = bot.stop()
+        assert code == 0
+        log = bot.stderr
+        assert "clipbot is running (socket mode)" in log and "stopped" in log
+        assert [s for s in SECRETS if s in log] == []
+
+    def test_bad_app_token(self, run_env: dict[str, str], tmp_path: Path) -> None:
+        """An app token Slack refuses stops the start with exit 1, naming it."""
+        bot = Process(["run"], {**run_env, "SLACK_APP_TOKEN": "xapp-revoked"}, tmp_path)
+        assert bot.wait() == 1
+        assert "clipbot: Slack rejected SLACK_APP_TOKEN (invalid_auth)" in bot.stderr
+
+
+class TestCredentials:
+    def test_bad_bot_token(self, run_env: dict[str, str], tmp_path: Path) -> None:
+        """A refused bot token: exit 1, naming it."""
+        bot = Process(["run"], {**run_env, "SLACK_BOT_TOKEN": "xoxb-revoked"}, tmp_path)
+        assert bot.wait() == 1
+        assert "clipbot: Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in bot.stderr.splitlines()
+
+    def test_bad_rhombus_key(self, run_env: dict[str, str], tmp_path: Path) -> None:
+        """A refused Rhombus key: exit 1, naming it, without echoing it."""
+        bot = Process(["run"], {**run_env, "RHOMBUS_API_KEY": "wrong-key-123456"}, tmp_path)
+        assert bot.wait() == 1
+        assert (
+            "clipbot: Rhombus rejected the API key (HTTP 401): check RHOMBUS_API_KEY and RHOMBUS_AUTH_SCHEME"
+            in bot.stderr.splitlines()
+        )
+        assert "wrong-key-123456" not in bot.stderr
+
+    def test_bad_configuration(self, tmp_path: Path) -> None:
+        """Nothing configured: exit 2 with every missing setting named."""
+        bot = Process(["run"], {}, tmp_path)
+        assert bot.wait() == 2
+        assert bot.stderr == (
+            "clipbot: invalid configuration:\n"
+            "  - SLACK_BOT_TOKEN: missing (required)\n"
+            "  - SLACK_APP_TOKEN: missing (required)\n"
+            "  - RHOMBUS_API_KEY: missing (required)\n"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TestHttpMode:
+    def test_signed_command_over_http(self, run_env: dict[str, str], tmp_path: Path) -> None:
+        """With CLIPBOT_HTTP_PORT the app serves signed requests and refuses unsigned ones."""
+        port = free_port()
+        bot = Process(["run"], {**run_env, "CLIPBOT_HTTP_PORT": str(port)}, tmp_path)
+        try:
+            url = f"http://127.0.0.1:{port}/slack/events"
+            body = "team_id=T0001&channel_id=C1&user_id=U1&command=%2Fclips&text=help&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fr"
+
+            def post(headers: dict[str, str]) -> httpx.Response | None:
+                try:
+                    return httpx.post(url, content=body, headers=headers, timeout=5)
+                except httpx.TransportError:
+                    return None
+
+            good = eventually(lambda: post(sign(body, int(time.time()))), timeout=30)
+            assert good is not None and good.status_code == 200, bot.stderr
+            assert good.json()["text"].startswith("*Usage:* `/clips [what]`")
+            bad = post(sign(body, int(time.time()), "not-the-secret"))
+            assert bad is not None and bad.status_code == 401
+        finally:
+            assert bot.stop() == 0
+        assert [s for s in SECRETS if s in bot.stderr] == []
