@@ -107,7 +107,7 @@ def _list(tokens: list[str]) -> ListQuery:
             if key in values:
                 raise _Bad(f"`{key}:` is given twice.")
             values[key] = value
-        elif token.isdigit():
+        elif token.isascii() and token.isdigit():
             if limit is not None:
                 raise _Bad(f"Only one number of clips, please (got {limit} and {token}).")
             limit = _limit(token)
