@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 from typing import Any
 
 from websockets.sync.server import ServerConnection, serve
+
+
+# The server thread logs after a test's capture has closed; nothing in it is news to a test.
+_QUIET = logging.getLogger("tests.fakes.socket_mode")
+_QUIET.propagate = False
+_QUIET.addHandler(logging.NullHandler())
 
 
 class FakeSocketMode:
@@ -17,7 +24,7 @@ class FakeSocketMode:
         self.connections: list[ServerConnection] = []
         self.acks: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
-        self._server = serve(self._handle, "127.0.0.1", 0)
+        self._server = serve(self._handle, "127.0.0.1", 0, logger=_QUIET)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
