@@ -10,7 +10,6 @@ from typing import Any
 
 from websockets.sync.server import ServerConnection, serve
 
-
 # The server thread logs after a test's capture has closed; nothing in it is news to a test.
 _QUIET = logging.getLogger("tests.fakes.socket_mode")
 _QUIET.propagate = False
