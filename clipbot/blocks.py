@@ -95,7 +95,7 @@ def clip_card(card: Card, console_url: str) -> Message:
         )
     blocks.append({"type": "context", "elements": [mrkdwn(state_line(card))]})
     blocks.append(triage_buttons(card))
-    return {"text": f"New clip: {title_of(clip)}", "blocks": blocks}
+    return {"text": f"New clip: {escape(title_of(clip))}", "blocks": blocks}
 
 
 def state_line(card: Card) -> str:
