@@ -117,3 +117,46 @@ class TestClips:
             main(["clips", "--limit", "0"], env)
         assert exited.value.code == 2
         assert "0 is out of range (1 to 500)" in capsys.readouterr().err
+
+
+class TestPoll:
+    def test_dry_run_then_real(
+        self,
+        env: dict[str, str],
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """poll --once --dry-run prints what would go out; poll --once posts it."""
+        from clipbot.store import SqliteStore, Subscription
+
+        store = SqliteStore(env["CLIPBOT_DATABASE_URL"].removeprefix("sqlite:///"))
+        store.subscribe(Subscription("C1", "T0001", "U1", 0, start_ms=T0 - 1))
+        store.close()
+        rhombus.add(clip("A", T0, title="Back door"))
+        assert main(["poll", "--once", "--dry-run"], env) == 0
+        assert capsys.readouterr().out == "C1: Back door (A)\n"
+        assert slack.posts() == []
+        assert main(["poll", "--once"], env) == 0
+        assert capsys.readouterr().out == "posted 1 clip(s) (0 digest(s)), updated 0 card(s)\n"
+        assert [m.text for m in slack.posts("C1")] == ["New clip: Back door"]
+
+    def test_poll_rhombus_failure(
+        self, env: dict[str, str], rhombus: FakeRhombus, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A failing feed makes poll --once exit 1 with the reason."""
+        from clipbot.store import SqliteStore, Subscription
+
+        store = SqliteStore(env["CLIPBOT_DATABASE_URL"].removeprefix("sqlite:///"))
+        store.subscribe(Subscription("C1", "T0001", "U1", 0, start_ms=T0 - 1))
+        store.close()
+        rhombus.fail("getSavedClipsV2", Reply(503), Reply(503), Reply(503), Reply(503))
+        assert main(["poll", "--once"], env) == 1
+        assert capsys.readouterr().err.endswith(
+            "clipbot: Rhombus event/getSavedClipsV2 failed after 4 attempts: HTTP 503\n"
+        )
+
+    def test_poll_needs_only_bot_token(self, env: dict[str, str]) -> None:
+        """poll --once works without the app token (it does not connect Socket Mode)."""
+        del env["SLACK_APP_TOKEN"]
+        assert main(["poll", "--once"], env) == 0
