@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import App
@@ -32,6 +33,11 @@ class Deps:
     poll_seconds: int = 30
     share_hours: int = 24
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+
+    def today_ms(self) -> int:
+        """Local midnight today, for "clips posted today"."""
+        now = datetime.fromtimestamp(self.now_ms() / 1000).astimezone()
+        return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
 def build_app(deps: Deps, client: WebClient, signing_secret: str = "") -> App:

@@ -60,7 +60,7 @@ def answer(
     if command.name == "open":
         return open_clips(request, deps, client)
     return replies.status_reply(
-        deps.store.health(_today_ms(deps)), deps.now_ms(), deps.poll_seconds
+        deps.store.health(deps.today_ms()), deps.now_ms(), deps.poll_seconds
     )
 
 
@@ -154,10 +154,3 @@ def _feed_now(deps: Deps) -> tuple[int, tuple[str, ...]]:
         return 0, ()
     start = newest[0].created_at_ms
     return start, tuple(c.uuid for c in newest if c.created_at_ms == start)
-
-
-def _today_ms(deps: Deps) -> int:
-    from datetime import datetime
-
-    now = datetime.fromtimestamp(deps.now_ms() / 1000).astimezone()
-    return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)

@@ -12,7 +12,6 @@ from clipbot import replies
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
-from clipbot.slack.commands import _today_ms
 
 
 def register(app: App, deps: Deps) -> None:
@@ -32,7 +31,7 @@ def home(deps: Deps, team_id: str) -> dict[str, Any]:
     except RhombusError as exc:
         recent = f"Could not load recent clips: {exc}"
     return replies.home_view(
-        deps.store.health(_today_ms(deps)),
+        deps.store.health(deps.today_ms()),
         deps.store.subscriptions(team_id or None),
         recent,
         deps.now_ms(),

@@ -1,0 +1,108 @@
+"""Benchmarks (`make bench`): figures printed with what they compare against. Not run by `make test`."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from clipbot import blocks
+from clipbot.config import Secret
+from clipbot.query import parse
+from clipbot.rhombus import RhombusAuth, RhombusClient
+from clipbot.store import Card
+from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
+from tests.fakes.slack import FakeSlack
+from tests.world import T0, World
+
+FEED = 5_000
+BEHIND = 1_000
+
+
+def timed(run: Callable[[], object], repeat: int = 5) -> float:
+    """Median seconds of `repeat` runs."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def feed_catch_up() -> None:
+    for order in ("desc", "asc"):
+        requests, seconds = catch_up(order)
+        print(
+            f"catch-up {BEHIND} of {FEED} clips ({order}): {requests} requests, "
+            f"{seconds * 1000:.0f} ms  | a full-history walk would be {FEED // 100} requests"
+        )
+
+
+def catch_up(order: str) -> tuple[int, float]:
+    """Requests and seconds to read the newest BEHIND clips of a FEED-clip feed."""
+    fake = FakeRhombus(order=order).start()
+    fake.add(*(clip(f"C{i:05d}", T0 + i * 1000) for i in range(FEED)))
+    with httpx.Client() as http:
+        client = RhombusClient(
+            http,
+            RhombusAuth(Secret(API_KEY)),
+            fake.api_url,
+            fake.media_url,
+            now_ms=lambda: T0 + FEED * 1000,
+        )
+        client.clips_since(T0 + FEED * 1000)  # learn the order once, as a running bot has
+        before = len(fake.requests)
+        seconds = timed(lambda: client.clips_since(T0 + (FEED - BEHIND) * 1000), repeat=3)
+        requests = (len(fake.requests) - before) // 3
+    fake.stop()
+    return requests, seconds
+
+
+def idle_cycle() -> None:
+    rhombus, slack = FakeRhombus().start(), FakeSlack().start()
+    rhombus.add(*(clip(f"C{i:04d}", T0 + i * 10_000) for i in range(500)))
+    with tempfile.TemporaryDirectory() as tmp:
+        world = World(rhombus, slack, Path(tmp) / "b.db")
+        for n in range(10):
+            world.subscribe(f"C{n}", start_ms=T0 + 500 * 10_000)
+        world.poller.poll_once()
+        before = len(rhombus.requests)
+        seconds = timed(world.poller.poll_once, repeat=20)
+        requests = (len(rhombus.requests) - before) / 20
+        world.close()
+    rhombus.stop()
+    slack.stop()
+    print(
+        f"idle poll cycle, 10 subscriptions: {seconds * 1000:.1f} ms, {requests:.0f} request(s)"
+        f"  | {seconds / 30 * 100:.3f}% of the default 30 s poll interval"
+    )
+
+
+def builders() -> None:
+    card = Card(clip=clip_record(), channel_id="C1", posted_at_ms=T0, camera_names=("Front Door",))
+    per_card = timed(lambda: [blocks.clip_card(card, "https://c") for _ in range(1000)]) / 1000
+    per_parse = (
+        timed(lambda: [parse('20 camera:"front door" since:24h forklift') for _ in range(1000)])
+        / 1000
+    )
+    print(
+        f"clip_card: {per_card * 1e6:.0f} µs; /clips parse: {per_parse * 1e6:.0f} µs"
+        "  | Slack's acknowledgement budget is 3,000,000 µs"
+    )
+
+
+def clip_record():  # type: ignore[no-untyped-def]
+    from clipbot.records import Clip
+
+    return Clip.from_api(clip("X", T0, title="Forklift reversing"))
+
+
+if __name__ == "__main__":
+    print("clipbot benchmarks (medians; machine-dependent, compare runs on one machine)")
+    feed_catch_up()
+    idle_cycle()
+    builders()
