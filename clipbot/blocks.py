@@ -110,12 +110,11 @@ def state_line(card: Card) -> str:
 def triage_buttons(card: Card) -> dict[str, Any]:
     """The buttons for the card's state; block_id carries the version the presser saw."""
     uuid = card.clip.uuid
+    buttons = [_button("Claim", CLAIM, uuid)]
     if card.state in (RESOLVED, FALSE_ALARM):
-        buttons = [_button("Reopen", REOPEN, uuid)]
+        buttons.append(_button("Reopen", REOPEN, uuid))
     else:
-        claim = "Claim" if card.state == OPEN else "Take over"
-        buttons = [
-            _button(claim, CLAIM, uuid),
+        buttons += [
             _button("Resolve", RESOLVE, uuid, style="primary"),
             _button("False alarm", FALSE_ALARM_ACTION, uuid),
         ]

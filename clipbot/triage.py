@@ -36,7 +36,8 @@ def refusal(card: Card, action: str, user: str, seen_version: int) -> str | None
             if card.state in CLOSED_STATES
             else "This clip is not resolved, so there is nothing to reopen."
         )
-    if card.state in CLOSED_STATES:
+    # Claim on a closed card reopens it as the presser's, unless they saw it open (a race).
+    if card.state in CLOSED_STATES and (action != CLAIM or seen_version < card.version):
         return (
             f"This clip was already {DONE_BY[card.state]} <@{card.state_by}>. Press Reopen first."
         )
@@ -53,6 +54,8 @@ def thread_line(card: Card, action: str, user: str, note: str | None, at_ms: int
     """The thread reply recording a press: who did what, and when."""
     if action == CLAIM and card.state == CLAIMED and card.owner:
         what = f"took this clip over from <@{card.owner}>"
+    elif action == CLAIM and card.state in CLOSED_STATES:
+        what = "reopened and claimed this clip"
     else:
         what = {
             CLAIM: "claimed this clip",

@@ -69,7 +69,7 @@ class TestClaim:
         press(bot, world, "clip_claim", "U2")
         wait_edits(world, 1)
         assert state_text(card(world)) == f"Claimed by <@U2> · {SHORT}"
-        assert buttons(card(world)) == ["Take over", "Resolve", "False alarm", "Share link"]
+        assert buttons(card(world)) == ["Claim", "Resolve", "False alarm", "Share link"]
         assert thread(world) == [f"<@U2> claimed this clip · {WHEN}"]
         stored = world.store.card("A", "C1")
         assert (stored.state, stored.owner, stored.version) == ("claimed", "U2", 1)  # type: ignore[union-attr]
@@ -136,7 +136,7 @@ class TestResolve:
             state_text(card(world))
             == f"Resolved by <@U2> · {SHORT}\n> Raccoon &lt;again&gt; &amp; gone"
         )
-        assert buttons(card(world)) == ["Reopen", "Share link"]
+        assert buttons(card(world)) == ["Claim", "Reopen", "Share link"]
         assert thread(world) == [
             f"<@U2> resolved this clip · {WHEN}\n> Raccoon &lt;again&gt; &amp; gone"
         ]
@@ -165,6 +165,18 @@ class TestResolve:
             bot.next_response()["text"]
             == "This clip was already resolved by <@U2>. Press Reopen first."
         )
+
+    def test_claiming_a_resolved_clip_reopens_it(self, bot: Bot, world: World) -> None:
+        """Claim on a resolved card reopens it as the presser's, and says so."""
+        press(bot, world, "clip_resolve", "U2")
+        bot.submit_note(self.note_modal(world)["private_metadata"], None, user="U2")  # type: ignore[arg-type]
+        wait_edits(world, 1)
+        press(bot, world, "clip_claim", "U3", version=1)
+        wait_edits(world, 2)
+        assert thread(world)[-1] == f"<@U3> reopened and claimed this clip · {WHEN}", (
+            world.slack.responses
+        )
+        assert state_text(card(world)) == f"Claimed by <@U3> · {SHORT}"
 
 
 class TestShare:
