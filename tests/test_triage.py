@@ -257,6 +257,16 @@ class TestOpenAndRestart:
         assert {"type": "mrkdwn", "text": "*Status*\nComplete"} in rendering.blocks[1]["fields"]  # type: ignore[index]
 
 
+def test_press_on_unknown_card(bot: Bot, world: World) -> None:
+    """A button on a card clipbot has no record of gets a short explanation, nothing else."""
+    bot.press("clip_claim", "NOPE", user="U2", ts="1700000000.999999", block_id="triage:0")
+    assert (
+        bot.next_response()["text"]
+        == "clipbot has no record of this card any more, so it can't be triaged."
+    )
+    assert world.slack.called("chat.update") == []
+
+
 class TestReminder:
     def test_reminded_once(self, bot: Bot, world: World) -> None:
         """An unclaimed clip gets one reminder after the wait, naming the subscriber; never twice."""

@@ -47,10 +47,8 @@ def register(app: App, deps: Deps) -> None:
     @app.action(blocks.REOPEN)
     def claim_or_reopen(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        request = ActionRequest.from_body(body)
-        card = deps.store.card(request.value, request.channel_id)
+        request, card = _pressed(deps, body, respond)
         if card is None:
-            _tell(respond, UNKNOWN_CARD)
             return
         action = BUTTON_ACTIONS[request.action_id]
         refusal = _press(deps, card, action, request.user_id, request.seen_version, None)
@@ -61,10 +59,8 @@ def register(app: App, deps: Deps) -> None:
     @app.action(blocks.FALSE_ALARM_ACTION)
     def ask_for_note(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        request = ActionRequest.from_body(body)
-        card = deps.store.card(request.value, request.channel_id)
+        request, card = _pressed(deps, body, respond)
         if card is None:
-            _tell(respond, UNKNOWN_CARD)
             return
         action = BUTTON_ACTIONS[request.action_id]
         if refusal := triage.refusal(card, action, request.user_id, request.seen_version):
@@ -101,10 +97,8 @@ def register(app: App, deps: Deps) -> None:
     @app.action(blocks.SHARE)
     def share(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        request = ActionRequest.from_body(body)
-        card = deps.store.card(request.value, request.channel_id)
+        request, card = _pressed(deps, body, respond)
         if card is None or card.ts is None:
-            _tell(respond, UNKNOWN_CARD)
             return
         try:
             link = deps.rhombus.share(
@@ -167,6 +161,18 @@ def _press(
         at_ms=deps.now_ms(),
         console_url=deps.console_url,
     )
+
+
+def _pressed(
+    deps: Deps, body: dict[str, Any], respond: Respond
+) -> tuple[ActionRequest, Card | None]:
+    """The press and the stored card it was on (None, after telling the presser, if unknown)."""
+    request = ActionRequest.from_body(body)
+    card = deps.store.card(request.value, request.channel_id)
+    if card is None or card.ts is None:
+        _tell(respond, UNKNOWN_CARD)
+        return request, None
+    return request, card
 
 
 def _tell(respond: Respond, text: str) -> None:
