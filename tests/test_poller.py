@@ -153,6 +153,23 @@ class TestCrashes:
         assert world.posted_uuids("C2") == ["A", "B", "C"]
         assert [c.ts is not None for c in world.store.cards()] == [True] * 6
 
+    def test_stopping_abandons_between_posts(self, world: World) -> None:
+        """A shutdown mid-cycle leaves unposted clips for the next start, losing none."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1), clip("B", T0 + 2))
+        real_post = world.poster.post
+
+        def post_then_stop(*args: Any, **kwargs: Any) -> str:
+            world.poller.stopping.set()
+            return real_post(*args, **kwargs)
+
+        world.poster.post = post_then_stop  # type: ignore[method-assign]
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A"]
+        world.restart()
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A", "B"]
+
 
 class TestFilters:
     def test_subscription_filters(self, world: World) -> None:

@@ -94,7 +94,33 @@ class TestSocketMode:
             assert slack.responses[0]["text"].startswith("Subscribed <#C1> to new clips")
             rhombus.add(clip("NEW", 1_764_000_060_000, title="Back gate"))
             assert eventually(lambda: len(slack.posts("C1")) == 2, timeout=30), bot.stderr
-            assert [m.text for m in slack.posts("C1")][1] == "New clip: Back gate"
+            card = slack.posts("C1")[1]
+            assert card.text == "New clip: Back gate"
+            press = socket_mode.send(
+                "interactive",
+                {
+                    "type": "block_actions",
+                    "team": {"id": "T0001"},
+                    "user": {"id": "U2"},
+                    "channel": {"id": "C1"},
+                    "container": {"type": "message", "channel_id": "C1", "message_ts": card.ts},
+                    "message": {"ts": card.ts},
+                    "trigger_id": "t2",
+                    "response_url": slack.response_url(),
+                    "actions": [
+                        {
+                            "type": "button",
+                            "action_id": "clip_claim",
+                            "block_id": "triage:0",
+                            "value": "NEW",
+                        }
+                    ],
+                },
+            )
+            assert eventually(lambda: socket_mode.ack_for(press), timeout=10)
+            assert eventually(lambda: slack.replies("C1", card.ts), timeout=10)
+            assert slack.replies("C1", card.ts)[0].text.startswith("<@U2> claimed this clip")
+            assert card.edits == 1
         finally:
             code = bot.stop()
         assert code == 0
