@@ -21,6 +21,7 @@ MAX_ATTEMPTS = 4  # transient failures (5xx, timeouts, connection errors) before
 MAX_THROTTLED = 6  # 429 answers in a row before giving up
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
+CAMERA_REFRESH_S = 600  # an unknown camera (deleted, say) refetches the list at most this often
 WINDOW_MS = 3_600_000  # first look-back window when the feed pages oldest-first
 Order = Literal["desc", "asc"]
 
@@ -85,6 +86,7 @@ class RhombusClient:
         self._not_before = 0.0
         self._order: Order | None = None
         self._cameras: dict[str, str] = {}
+        self._cameras_at = -CAMERA_REFRESH_S  # monotonic time of the last camera list
         self._users: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -266,9 +268,11 @@ class RhombusClient:
         return Clip.from_api(saved) if isinstance(saved, Mapping) else None
 
     def camera_names(self, ids: Iterable[str]) -> tuple[str, ...]:
-        """Names for camera IDs; an unknown camera shows its ID. Refreshes the cache on a miss."""
+        """Names for camera IDs; an unknown camera shows its ID. A miss refreshes the cache."""
         wanted = tuple(ids)
-        if any(i not in self._cameras for i in wanted):
+        stale = self._monotonic() - self._cameras_at > CAMERA_REFRESH_S
+        if stale and any(i not in self._cameras for i in wanted):
+            self._cameras_at = self._monotonic()
             self._cameras.update(
                 {c.uuid: c.name for c in self._records("camera/getMinimalCameraStateList")}
             )

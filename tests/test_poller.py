@@ -48,7 +48,7 @@ class TestExactlyOnce:
     def test_idle_cycle_is_one_request_and_no_slack_call(self, world: World) -> None:
         """With nothing new, a cycle makes one Rhombus request and no Slack call."""
         world.subscribe("C1")
-        world.rhombus.add(clip("A", T0 + 10))
+        world.rhombus.add(clip("A", T0 + 10), clip("GONE", T0 + 11, cameras=("DELETEDCAM",)))
         world.poller.poll_once()
         rhombus_before, slack_before = len(world.rhombus.requests), len(world.slack.calls)
         world.poller.poll_once()

@@ -184,6 +184,7 @@ class TestRecords:
         ids = ("CAM0000000000000000002", "UNKNOWNCAM", "CAM0000000000000000001")
         assert client.camera_names(ids) == ("Loading Dock", "UNKNOWNCAM", "Front Door")
         client.camera_names(("CAM0000000000000000001",))
+        client.camera_names(("UNKNOWNCAM",))  # a miss right after a refresh waits its turn
         assert len(rhombus.calls("getMinimalCameraStateList")) == 1
 
     def test_user_name(self, rhombus: FakeRhombus) -> None:
