@@ -86,7 +86,7 @@ class RhombusClient:
         self._not_before = 0.0
         self._order: Order | None = None
         self._cameras: dict[str, str] = {}
-        self._cameras_at = -CAMERA_REFRESH_S  # monotonic time of the last camera list
+        self._cameras_at = -float(CAMERA_REFRESH_S)  # monotonic time of the last camera list
         self._users: dict[str, str] = {}
 
     def __repr__(self) -> str:
