@@ -388,3 +388,20 @@ class TestHttpMode:
             BoltRequest(body=body, headers=sign(body, int(time.time()) - 600))
         )
         assert response.status == 401
+
+
+def test_unexpected_failure_gets_short_answer(
+    bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug inside a listener is logged, and the user gets a short message, not a trace."""
+
+    def broken(team_id: str | None = None) -> list[Subscription]:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(world.store, "subscriptions", broken)
+    bot.command("subscriptions")
+    assert bot.next_response() == {
+        "text": "Something went wrong inside clipbot; it is logged. Please try again.",
+        "response_type": "ephemeral",
+        "replace_original": False,
+    }
