@@ -143,6 +143,9 @@ def _serve(parts: Parts, stop: threading.Event) -> int:
     except SlackApiError as exc:
         print(f"clipbot: {slack_credentials_problem(exc)}", file=sys.stderr)
         return 1
+    except (SlackClientError, OSError) as exc:
+        print(f"clipbot: could not connect to Slack ({type(exc).__name__})", file=sys.stderr)
+        return 1
     scheduler.start()
     log.info("clipbot is running (%s)", "socket mode" if settings.socket_mode else "http mode")
     stop.wait()
