@@ -7,11 +7,12 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from clipbot.config import Secret
+from clipbot.feed import Feed, Page
 from clipbot.records import Camera, Clip, SharedLink, User
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,6 @@ MAX_THROTTLED = 6  # 429 answers in a row before giving up
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 CAMERA_REFRESH_S = 600  # an unknown camera (deleted, say) refetches the list at most this often
-WINDOW_MS = 3_600_000  # first look-back window when the feed pages oldest-first
-Order = Literal["desc", "asc"]
 
 
 class RhombusError(Exception):
@@ -36,13 +35,6 @@ class RhombusAuthError(RhombusError):
 
 class RhombusUnavailable(RhombusError):
     """Rhombus kept failing (5xx, timeouts, connection errors, throttling) through every retry."""
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    clips: list[Clip]
-    size: int  # records in the answer, odd ones included: a full page means there may be more
-    next_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +76,7 @@ class RhombusClient:
         self._now_ms = now_ms
         self._jitter = jitter
         self._not_before = 0.0
-        self._order: Order | None = None
+        self._feed = Feed(self.page, page_size, now_ms)
         self._cameras: dict[str, str] = {}
         self._cameras_at = -float(CAMERA_REFRESH_S)  # monotonic time of the last camera list
         self._users: dict[str, str] = {}
@@ -170,94 +162,11 @@ class RhombusClient:
 
     def clips_since(self, since_ms: int) -> list[Clip]:
         """Every clip saved at or after `since_ms`, oldest first, each once."""
-        if self._order == "asc":
-            pages = self._walk(self.page(since_ms), since_ms, "asc")
-        else:
-            first = self.page(None)
-            order = self._learn_order(first)
-            if order == "asc":
-                pages = self._walk(self.page(since_ms), since_ms, "asc")
-            else:
-                pages = self._walk(first, None, "desc", stop=lambda p: _oldest(p) < since_ms)
-        found = (c for page in pages for c in page.clips if c.created_at_ms >= since_ms)
-        return sorted(_unique(found), key=lambda c: (c.created_at_ms, c.uuid))
+        return self._feed.clips_since(since_ms)
 
     def recent(self, before_ms: int | None = None) -> Iterator[Clip]:
         """Saved clips newest first (at or before `before_ms`), each once, a page at a time."""
-        if before_ms is not None and self._order is None:
-            self._learn_order(self.page(None))
-        first = self.page(before_ms if self._order != "asc" else None)
-        order = self._learn_order(first)
-        if first.size < self._page_size and (before_ms is None or order != "asc"):
-            found: Iterable[Clip] = sorted(first.clips, key=lambda c: -c.created_at_ms)
-        elif order == "asc":
-            found = self._recent_from_ascending(first, before_ms)
-        else:
-            found = (c for page in self._walk(first, before_ms, "desc") for c in page.clips)
-        yield from _unique(c for c in found if before_ms is None or c.created_at_ms <= before_ms)
-
-    def newest(self) -> Clip | None:
-        """The most recently saved clip, or None when the feed is empty."""
-        return next(self.recent(), None)
-
-    def _learn_order(self, first: Page) -> Order | None:
-        """The feed's page order, as shown by the data (remembered once seen)."""
-        if self._order is None and first.clips:
-            head, tail = first.clips[0].created_at_ms, first.clips[-1].created_at_ms
-            if head == tail and first.size >= self._page_size:
-                # A full page of one timestamp shows no order: look just past it.
-                probe = self.page(head + 1)
-                tail = head + 1 if any(c.created_at_ms > head for c in probe.clips) else head - 1
-            if head != tail:
-                self._order = "desc" if head > tail else "asc"
-                log.info("rhombus feed pages %s", "newest-first" if head > tail else "oldest-first")
-        return self._order
-
-    def _walk(
-        self,
-        first: Page,
-        start_ms: int | None,
-        order: Order,
-        stop: Callable[[Page], bool] = lambda page: False,
-    ) -> Iterator[Page]:
-        """Pages from `first` on, following the API's position, until a short page or `stop`."""
-        page, at, seen, stale = first, start_ms, set[str](), 0
-        while True:
-            yield page
-            fresh = {c.uuid for c in page.clips} - seen
-            seen |= fresh
-            stale = 0 if fresh else stale + 1
-            if page.size < self._page_size or page.next_ms is None or stop(page) or stale > 1:
-                return
-            at = self._next_position(page.next_ms, at, order, bool(fresh))
-            page = self.page(at)
-
-    def _next_position(self, next_ms: int, at: int | None, order: Order, fresh: bool) -> int:
-        # A position that does not move (a full page of one timestamp, or a page of repeats)
-        # would loop for ever: step one millisecond past it in the feed's direction.
-        if next_ms != at and fresh:
-            return next_ms
-        log.warning("rhombus feed position stuck at %s; stepping past it", next_ms)
-        return next_ms + 1 if order == "asc" else next_ms - 1
-
-    def _recent_from_ascending(self, first: Page, before_ms: int | None) -> Iterator[Clip]:
-        """Newest first from an oldest-first feed: ever wider windows walked back from now."""
-        oldest = first.clips[0].created_at_ms if first.clips else 0
-        high = None if before_ms is None else before_ms + 1
-        span = WINDOW_MS
-        low = (self._now_ms() if high is None else high) - span
-        while True:
-            low = max(low, oldest)
-            batch: list[Clip] = []
-            for page in self._walk(self.page(low), low, "asc"):
-                batch.extend(c for c in page.clips if high is None or c.created_at_ms < high)
-                if high is not None and page.clips and _newest(page) >= high:
-                    break
-            yield from sorted(batch, key=lambda c: -c.created_at_ms)
-            if low <= oldest:
-                return
-            high, span = low, span * 4
-            low = high - span
+        return self._feed.recent(before_ms)
 
     # -- other endpoints ---------------------------------------------------------------------
 
@@ -396,19 +305,3 @@ def _clips(records: list[Any]) -> Iterator[Clip]:
             log.warning("rhombus feed: skipped a saved clip record without a uuid")
         else:
             yield clip
-
-
-def _unique(clips: Iterable[Clip]) -> Iterator[Clip]:
-    seen: set[str] = set()
-    for clip in clips:
-        if clip.uuid not in seen:
-            seen.add(clip.uuid)
-            yield clip
-
-
-def _oldest(page: Page) -> int:
-    return min((c.created_at_ms for c in page.clips), default=0)
-
-
-def _newest(page: Page) -> int:
-    return max((c.created_at_ms for c in page.clips), default=0)

@@ -92,6 +92,13 @@ class TestFeedPaging:
         assert got == sorted(got, reverse=True)
         assert len(got) == len(uuids)
 
+    def test_recent_before_in_both_orders(self, feed: FakeRhombus) -> None:
+        """recent(before_ms) continues back from a position, newest first, whatever the order."""
+        tied_feed(feed)
+        clips = list(make_client(feed, page_size=3).recent(before_ms=T0 + 3))
+        assert sorted(c.uuid for c in clips) == [f"C{i:02d}" for i in range(7)]
+        assert [c.created_at_ms - T0 for c in clips] == [3, 3, 3, 2, 1, 1, 0]
+
     def test_recent_streams_only_what_is_taken(self) -> None:
         """Taking five clips from a long newest-first feed reads only the pages needed."""
         fake = FakeRhombus(order="desc").start()
@@ -119,9 +126,9 @@ class TestFeedPaging:
         assert "LATE" in {c.uuid for c in found}
         assert len(feed.calls("getSavedClipsV2")) < 10
 
-    def test_newest_of_empty_feed(self, feed: FakeRhombus) -> None:
-        """An empty feed has no newest clip."""
-        assert make_client(feed).newest() is None
+    def test_empty_feed(self, feed: FakeRhombus) -> None:
+        """An empty feed lists nothing."""
+        assert list(make_client(feed).recent()) == []
 
 
 class TestRecords:
