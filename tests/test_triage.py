@@ -210,6 +210,19 @@ class TestShare:
         )
         assert thread(world) == []
 
+    def test_private_clip_is_not_shared(self, bot: Bot, world: World) -> None:
+        """A private clip's card refuses to make a login-free link; Rhombus is not asked."""
+        world.subscribe("CPRIV", include_private=True)
+        world.rhombus.add(clip("P", T0 + 9, visibility="PRIVATE"))
+        world.poller.poll_once()
+        (private_card,) = world.slack.posts("CPRIV")
+        bot.press("clip_share", "P", channel="CPRIV", user="U2", ts=private_card.ts)
+        assert bot.next_response()["text"] == (
+            "This clip is private or role-restricted in Rhombus, so clipbot will not make a link "
+            "that works without a login. Share it from the Rhombus console if you are allowed to."
+        )
+        assert (world.rhombus.shares, world.slack.replies("CPRIV", private_card.ts)) == ([], [])
+
 
 class TestOpenAndRestart:
     def test_open_before_and_after(self, bot: Bot, world: World) -> None:

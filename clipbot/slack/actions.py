@@ -26,6 +26,10 @@ BUTTON_ACTIONS = {
     blocks.RESOLVE: triage.RESOLVE,
     blocks.FALSE_ALARM_ACTION: triage.FALSE_ALARM_ACTION,
 }
+PRIVATE_SHARE = (
+    "This clip is private or role-restricted in Rhombus, so clipbot will not make a link that "
+    "works without a login. Share it from the Rhombus console if you are allowed to."
+)
 UNKNOWN_CARD = "clipbot has no record of this card any more, so it can't be triaged."
 
 
@@ -99,6 +103,9 @@ def register(app: App, deps: Deps) -> None:
         ack()
         request, card = _pressed(deps, body, respond)
         if card is None or card.ts is None:
+            return
+        if card.clip.is_private:
+            _tell(respond, PRIVATE_SHARE)
             return
         try:
             link = deps.rhombus.share(
