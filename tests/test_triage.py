@@ -212,7 +212,7 @@ class TestShare:
 
     def test_private_clip_is_not_shared(self, bot: Bot, world: World) -> None:
         """A private clip's card refuses to make a login-free link; Rhombus is not asked."""
-        world.subscribe("CPRIV", include_private=True)
+        world.subscribe("CPRIV", start_ms=T0 + 5, include_private=True)
         world.rhombus.add(clip("P", T0 + 9, visibility="PRIVATE"))
         world.poller.poll_once()
         (private_card,) = world.slack.posts("CPRIV")
