@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
@@ -22,6 +23,12 @@ BROKEN_CHANNEL_ERRORS = frozenset(
 
 
 HISTORY_PAGES = 5  # how far back a restart looks for a post it may have made (5 x 200 messages)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    ts: str
+    image_refused: bool
 
 
 class ChannelBroken(Exception):
@@ -58,16 +65,17 @@ class SlackPoster:
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def post(self, channel: str, message: Message, metadata: dict[str, Any] | None = None) -> str:
-        """Posts `message`; its ts. A card whose thumbnail Slack refuses goes without it."""
+    def post(self, channel: str, message: Message, metadata: dict[str, Any] | None = None) -> Sent:
+        """Posts `message`. A card whose thumbnail Slack refuses (a file still being processed)
+        goes without it, and says so, so the image can be added later."""
         self._wait_turn(channel)
         try:
-            return self._post(channel, message, metadata)
+            return Sent(self._post(channel, message, metadata), image_refused=False)
         except SlackApiError as exc:
-            if slack_error(exc) == "invalid_blocks" and _has_image(message):
-                log.warning("slack refused a thumbnail in %s; posting the card without it", channel)
-                return self._post(channel, _without_images(message), metadata)
-            raise
+            if not _image_refused(exc, message):
+                raise
+        log.warning("slack refused a thumbnail in %s; posting the card without it", channel)
+        return Sent(self._post(channel, _without_images(message), metadata), image_refused=True)
 
     def _post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> str:
         try:
@@ -80,20 +88,19 @@ class SlackPoster:
             raise
         return str(response["ts"])
 
-    def update(self, channel: str, ts: str, message: Message) -> None:
-        """Edits a message the bot posted, in place."""
+    def update(self, channel: str, ts: str, message: Message) -> bool:
+        """Edits a message the bot posted, in place; False when its image had to be left out."""
         try:
             self.client.chat_update(
                 channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
             )
+            return True
         except SlackApiError as exc:
-            if slack_error(exc) == "invalid_blocks" and _has_image(message):
-                plain = _without_images(message)
-                self.client.chat_update(
-                    channel=channel, ts=ts, text=plain["text"], blocks=plain["blocks"]
-                )
-            else:
+            if not _image_refused(exc, message):
                 raise
+        plain = _without_images(message)
+        self.client.chat_update(channel=channel, ts=ts, text=plain["text"], blocks=plain["blocks"])
+        return False
 
     def reply(self, channel: str, thread_ts: str, text: str) -> str:
         """Posts one line in a card's thread."""
@@ -149,8 +156,9 @@ def _clips_in(message: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _has_image(message: Message) -> bool:
-    return any(block.get("type") == "image" for block in message["blocks"])
+def _image_refused(exc: SlackApiError, message: Message) -> bool:
+    has_image = any(block.get("type") == "image" for block in message["blocks"])
+    return has_image and slack_error(exc) == "invalid_blocks"
 
 
 def _without_images(message: Message) -> Message:

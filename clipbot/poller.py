@@ -100,6 +100,7 @@ class Poller:
             self._deliver_new(subs, result, dry_run)
         if not dry_run:
             self._refresh_unfinished(result)
+            self._show_pending_thumbnails(result)
         return result
 
     # -- new clips --------------------------------------------------------------------------
@@ -221,13 +222,13 @@ class Poller:
         channel, uuids = cards[0].channel_id, [c.clip.uuid for c in cards]
         self.store.reserve(cards)
         try:
-            ts = self.poster.post(channel, message, metadata)
+            sent = self.poster.post(channel, message, metadata)
         except (SlackApiError, ChannelBroken):
             # Slack answered with an error, so nothing was posted: the reservation goes. After
             # any other failure the message may have gone out; the next cycle's _reconcile asks.
             self.store.release(channel, uuids)
             raise
-        self.store.confirm(channel, uuids, ts)
+        self.store.confirm(channel, uuids, sent.ts, thumbnail_pending=sent.image_refused)
 
     # -- after a crash ------------------------------------------------------------------------
 
@@ -271,6 +272,12 @@ class Poller:
             for card in cards:
                 self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
                 redraw(self.store, self.poster, uuid, card.channel_id, self.console_url)
+                result.updated += 1
+
+    def _show_pending_thumbnails(self, result: CycleResult) -> None:
+        """Adds thumbnails Slack was not ready to show when their card was posted."""
+        for card in self.store.thumbnails_pending(self.now_ms() - RECHECK_MS):
+            if redraw(self.store, self.poster, card.clip.uuid, card.channel_id, self.console_url):
                 result.updated += 1
 
 

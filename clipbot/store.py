@@ -48,6 +48,7 @@ MIGRATIONS = (
         camera_names TEXT NOT NULL DEFAULT '[]',
         saved_by TEXT,
         thumbnail_file_id TEXT,
+        thumbnail_pending INTEGER NOT NULL DEFAULT 0,
         posted_at_ms INTEGER NOT NULL,
         state TEXT NOT NULL DEFAULT 'open',
         state_by TEXT,
@@ -111,6 +112,7 @@ class Card:
     camera_names: tuple[str, ...] = ()
     saved_by: str | None = None
     thumbnail_file_id: str | None = None
+    thumbnail_pending: bool = False  # uploaded, but Slack would not show it yet
     state: str = OPEN
     state_by: str | None = None
     state_at_ms: int | None = None
@@ -278,12 +280,22 @@ class SqliteStore:
                     ),
                 )
 
-    def confirm(self, channel_id: str, clip_uuids: list[str], ts: str) -> None:
+    def confirm(
+        self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
+    ) -> None:
         """Records the message `ts` that carries these clips in the channel."""
         with self._tx() as db:
             db.executemany(
-                "UPDATE cards SET ts = ? WHERE channel_id = ? AND clip_uuid = ?",
-                [(ts, channel_id, uuid) for uuid in clip_uuids],
+                "UPDATE cards SET ts = ?, thumbnail_pending = ?"
+                " WHERE channel_id = ? AND clip_uuid = ?",
+                [(ts, int(thumbnail_pending), channel_id, uuid) for uuid in clip_uuids],
+            )
+
+    def set_thumbnail_pending(self, card: Card, pending: bool) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE cards SET thumbnail_pending = ? WHERE clip_uuid = ? AND channel_id = ?",
+                (int(pending), card.clip.uuid, card.channel_id),
             )
 
     def release(self, channel_id: str, clip_uuids: list[str]) -> None:
@@ -342,6 +354,13 @@ class SqliteStore:
             )
             if c.clip.in_progress
         ]
+
+    def thumbnails_pending(self, since_ms: int) -> list[Card]:
+        """Cards posted since `since_ms` still waiting to show their thumbnail."""
+        return self.cards(
+            "kind = 'card' AND ts IS NOT NULL AND thumbnail_pending = 1 AND posted_at_ms >= ?",
+            (since_ms,),
+        )
 
     def refresh(self, card: Card) -> None:
         """Stores a card's newer clip facts and thumbnail."""
@@ -473,6 +492,7 @@ def _card(row: sqlite3.Row) -> Card:
         camera_names=tuple(json.loads(row["camera_names"])),
         saved_by=row["saved_by"],
         thumbnail_file_id=row["thumbnail_file_id"],
+        thumbnail_pending=bool(row["thumbnail_pending"]),
         state=row["state"],
         state_by=row["state_by"],
         state_at_ms=row["state_at_ms"],

@@ -123,15 +123,21 @@ def press(
 
 def redraw(
     store: SqliteStore, poster: SlackPoster, clip_uuid: str, channel: str, console_url: str
-) -> None:
-    """Edits a card to show what the store holds now (the one way cards are redrawn)."""
+) -> bool:
+    """Edits a card to show what the store holds now (the one way cards are redrawn).
+
+    False when the edit failed or its thumbnail had to be left out, so it is worth another try.
+    """
     card = store.card(clip_uuid, channel)
     if card is None or card.ts is None or card.kind != "card":
-        return
+        return True
     try:
-        poster.update(channel, card.ts, blocks.clip_card(card, console_url))
+        shown = poster.update(channel, card.ts, blocks.clip_card(card, console_url))
     except (SlackApiError, SlackClientError) as exc:
         log.warning("could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc))
+        return False
+    store.set_thumbnail_pending(card, not shown)
+    return shown
 
 
 def remind_unclaimed(

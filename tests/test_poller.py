@@ -267,6 +267,32 @@ class TestUpdatesAndThumbnails:
             {"type": "image", "slack_file": {"id": file_id}, "alt_text": "Thumbnail of Clip A"}
         ]
 
+    def test_thumbnail_not_ready_is_added_later(self, world: World) -> None:
+        """A thumbnail Slack is still processing: the card goes without it and gets it next cycle."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        world.rhombus.thumbnails["A"] = THUMBNAIL
+        world.slack.refuse_images = 2
+        world.poller.poll_once()  # refused when posted, and again when retried right after
+        (card,) = world.slack.posts("C1")
+        assert [b["type"] for b in card.blocks or []] == [
+            "section",
+            "section",
+            "context",
+            "actions",
+        ]
+        world.poller.poll_once()
+        assert [b["type"] for b in card.blocks or []] == [
+            "section",
+            "section",
+            "image",
+            "context",
+            "actions",
+        ]
+        world.poller.poll_once()
+        assert (card.edits, world.store.card("A", "C1").thumbnail_pending) == (2, False)  # type: ignore[union-attr]
+        assert world.posted_uuids("C1") == ["A"]
+
     def test_missing_thumbnail_does_not_block(self, world: World) -> None:
         """No thumbnail on the media server: the card is posted without an image."""
         world.subscribe("C1")

@@ -52,6 +52,9 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out
+    refuse_images: int = (
+        0  # this many messages with an image block get invalid_blocks (file not ready)
+    )
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -136,10 +139,19 @@ class FakeSlack:
         known = self.channels.get(channel)
         return known.error if known else None
 
+    def _image_refused(self, args: dict[str, Any]) -> bool:
+        images = [b for b in _json_field(args.get("blocks")) or [] if b.get("type") == "image"]
+        if images and self.refuse_images > 0:
+            self.refuse_images -= 1
+            return True
+        return False
+
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel", "")
         if error := self._channel_error(channel):
             return {"ok": False, "error": error}
+        if self._image_refused(args):
+            return {"ok": False, "error": "invalid_blocks"}
         ts = f"1700000000.{next(self._ts):06d}"
         message = Message(
             channel=channel,
@@ -158,6 +170,8 @@ class FakeSlack:
         ]
         if not found:
             return {"ok": False, "error": "message_not_found"}
+        if self._image_refused(args):
+            return {"ok": False, "error": "invalid_blocks"}
         message = found[0]
         message.text = args.get("text", message.text)
         message.blocks = _json_field(args.get("blocks"))
