@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from clipbot import replies
 from clipbot.blocks import Message
-from clipbot.listing import search
+from clipbot.listing import Cursor, search
 from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
 from clipbot.query import ListQuery, ParseError, SubscribeQuery, Verb, parse
 from clipbot.rhombus import RhombusError
@@ -64,7 +64,7 @@ def answer(
     )
 
 
-def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Any = None) -> Message:
+def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Cursor | None = None) -> Message:
     try:
         found = search(deps.rhombus, query, deps.now_ms(), cursor)
     except RhombusError as exc:
