@@ -162,7 +162,7 @@ def health_lines(health: Health, now_ms: int, poll_seconds: int) -> list[str]:
         lines.append(f"Last error: {error} ({slack_date(health.last_error_ms)})")
     position = slack_date(health.position_ms) if health.position_ms else "not started"
     lines.append(f"Feed position (last seen clip): {position}")
-    lines.append(f"Clips posted today: {health.posted_since}")
+    lines.append(f"Clips posted today: {health.posted_since} ({health.posted_total} in all)")
     for sub in health.broken:
         lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
     return lines

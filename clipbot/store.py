@@ -129,6 +129,7 @@ class Health:
     last_error: str | None
     last_error_ms: int | None
     posted_since: int
+    posted_total: int
     broken: tuple[Subscription, ...]
 
 
@@ -462,6 +463,7 @@ class SqliteStore:
             last_error=row["last_error"],
             last_error_ms=row["last_error_ms"],
             posted_since=self.posted_since(posted_since_ms),
+            posted_total=self.posted_since(0),
             broken=tuple(s for s in self.subscriptions() if s.broken),
         )
 
