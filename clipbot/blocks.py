@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clipbot.records import Clip
-from clipbot.store import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card
+from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card
 
 Message = dict[str, Any]
 

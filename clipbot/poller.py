@@ -16,7 +16,8 @@ from clipbot import blocks
 from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
-from clipbot.store import Card, SqliteStore, Subscription
+from clipbot.state import Card, Subscription
+from clipbot.store import SqliteStore
 from clipbot.triage import redraw
 
 log = logging.getLogger(__name__)

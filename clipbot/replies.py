@@ -20,7 +20,7 @@ from clipbot.blocks import (
 from clipbot.listing import Found
 from clipbot.query import SubscribeQuery
 from clipbot.records import Clip
-from clipbot.store import Card, Health, Subscription
+from clipbot.state import Card, Health, Subscription
 
 MORE = "clips_more"
 LIST_TITLE_LIMIT = 80

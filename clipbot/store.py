@@ -11,126 +11,21 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from clipbot.config import ConfigError
 from clipbot.records import Clip
-
-OPEN, CLAIMED, RESOLVED, FALSE_ALARM = "open", "claimed", "resolved", "false_alarm"
-CLOSED_STATES = frozenset({RESOLVED, FALSE_ALARM})
-
-MIGRATIONS = (
-    """
-    CREATE TABLE subscriptions (
-        channel_id TEXT PRIMARY KEY,
-        team_id TEXT NOT NULL,
-        camera TEXT,
-        min_duration_sec INTEGER,
-        include_private INTEGER NOT NULL DEFAULT 0,
-        include_monitoring INTEGER NOT NULL DEFAULT 0,
-        created_by TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        start_ms INTEGER NOT NULL,
-        start_uuids TEXT NOT NULL DEFAULT '[]',
-        broken TEXT
-    );
-    CREATE TABLE feed (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        position_ms INTEGER
-    );
-    CREATE TABLE cards (
-        clip_uuid TEXT NOT NULL,
-        channel_id TEXT NOT NULL,
-        ts TEXT,
-        kind TEXT NOT NULL DEFAULT 'card',
-        clip TEXT NOT NULL,
-        camera_names TEXT NOT NULL DEFAULT '[]',
-        saved_by TEXT,
-        thumbnail_file_id TEXT,
-        thumbnail_pending INTEGER NOT NULL DEFAULT 0,
-        posted_at_ms INTEGER NOT NULL,
-        state TEXT NOT NULL DEFAULT 'open',
-        state_by TEXT,
-        state_at_ms INTEGER,
-        owner TEXT,
-        note TEXT,
-        version INTEGER NOT NULL DEFAULT 0,
-        reminded INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (clip_uuid, channel_id)
-    );
-    CREATE INDEX cards_by_channel ON cards (channel_id, state);
-    CREATE TABLE triage_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        clip_uuid TEXT NOT NULL,
-        channel_id TEXT NOT NULL,
-        action TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        at_ms INTEGER NOT NULL,
-        from_state TEXT NOT NULL,
-        to_state TEXT NOT NULL,
-        note TEXT
-    );
-    CREATE TABLE health (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        last_success_ms INTEGER,
-        last_error TEXT,
-        last_error_ms INTEGER
-    );
-    INSERT INTO feed (id, position_ms) VALUES (1, NULL);
-    INSERT INTO health (id) VALUES (1);
-    """,
+from clipbot.schema import MIGRATIONS
+from clipbot.state import (
+    CLAIMED,
+    CLOSED_STATES,
+    FALSE_ALARM,
+    RESOLVED,
+    Card,
+    Health,
+    Subscription,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """A channel's wish to see new clips, and where in the feed it began."""
-
-    channel_id: str
-    team_id: str
-    created_by: str
-    created_at_ms: int
-    start_ms: int
-    start_uuids: tuple[str, ...] = ()
-    camera: str | None = None
-    min_duration_sec: int | None = None
-    include_private: bool = False
-    include_monitoring: bool = False
-    broken: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """A clip posted to a channel (as its own card, or inside a digest) and its triage state."""
-
-    clip: Clip
-    channel_id: str
-    posted_at_ms: int
-    ts: str | None = None
-    kind: str = "card"
-    camera_names: tuple[str, ...] = ()
-    saved_by: str | None = None
-    thumbnail_file_id: str | None = None
-    thumbnail_pending: bool = False  # uploaded, but Slack would not show it yet
-    state: str = OPEN
-    state_by: str | None = None
-    state_at_ms: int | None = None
-    owner: str | None = None
-    note: str | None = None
-    version: int = 0
-    reminded: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    position_ms: int | None
-    last_success_ms: int | None
-    last_error: str | None
-    last_error_ms: int | None
-    posted_since: int
-    posted_total: int
-    broken: tuple[Subscription, ...]
 
 
 def open_store(database_url: str) -> SqliteStore:

@@ -10,7 +10,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks
 from clipbot.notify import SlackPoster, slack_error
-from clipbot.store import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card, SqliteStore
+from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card
+from clipbot.store import SqliteStore
 
 log = logging.getLogger(__name__)
 

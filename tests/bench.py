@@ -14,7 +14,7 @@ from clipbot import blocks
 from clipbot.config import Secret
 from clipbot.query import parse
 from clipbot.rhombus import RhombusAuth, RhombusClient
-from clipbot.store import Card
+from clipbot.state import Card
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
 from tests.world import T0, World

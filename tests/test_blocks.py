@@ -12,7 +12,7 @@ import pytest
 
 from clipbot import blocks
 from clipbot.records import Clip
-from clipbot.store import Card
+from clipbot.state import Card
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 T0 = 1_764_000_000_000

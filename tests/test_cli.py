@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from clipbot.cli import main
+from clipbot.state import Subscription
+from clipbot.store import SqliteStore
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
@@ -128,8 +130,6 @@ class TestPoll:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         """poll --once --dry-run prints what would go out; poll --once posts it."""
-        from clipbot.store import SqliteStore, Subscription
-
         store = SqliteStore(env["CLIPBOT_DATABASE_URL"].removeprefix("sqlite:///"))
         store.subscribe(Subscription("C1", "T0001", "U1", 0, start_ms=T0 - 1))
         store.close()
@@ -145,8 +145,6 @@ class TestPoll:
         self, env: dict[str, str], rhombus: FakeRhombus, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """A failing feed makes poll --once exit 1 with the reason."""
-        from clipbot.store import SqliteStore, Subscription
-
         store = SqliteStore(env["CLIPBOT_DATABASE_URL"].removeprefix("sqlite:///"))
         store.subscribe(Subscription("C1", "T0001", "U1", 0, start_ms=T0 - 1))
         store.close()

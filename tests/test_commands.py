@@ -14,7 +14,7 @@ import pytest
 from slack_bolt import BoltRequest
 
 from clipbot.replies import USAGE
-from clipbot.store import Subscription
+from clipbot.state import Subscription
 from tests.bolt import Bot, body_json, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from clipbot.records import Clip
-from clipbot.store import Subscription
+from clipbot.state import Subscription
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack

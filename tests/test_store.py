@@ -8,7 +8,8 @@ import pytest
 
 from clipbot import store as store_module
 from clipbot.config import ConfigError
-from clipbot.store import SqliteStore, Subscription, open_store
+from clipbot.state import Subscription
+from clipbot.store import SqliteStore, open_store
 
 SUB = Subscription("C1", "T1", "U1", 10, start_ms=5, start_uuids=("A",), camera="dock")
 

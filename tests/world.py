@@ -13,7 +13,8 @@ from clipbot.config import Secret
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuth, RhombusClient
-from clipbot.store import SqliteStore, Subscription
+from clipbot.state import Subscription
+from clipbot.store import SqliteStore
 from tests.fakes.rhombus import API_KEY, FakeRhombus
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 

@@ -17,7 +17,7 @@ from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.commands import list_clips
 from clipbot.slack.requests import ActionRequest, NoteSubmission
-from clipbot.store import Card
+from clipbot.state import Card
 
 NOTE_MODAL = "triage_note"
 BUTTON_ACTIONS = {

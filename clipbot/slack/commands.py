@@ -18,7 +18,7 @@ from clipbot.query import ListQuery, ParseError, SubscribeQuery, Verb, parse
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.requests import CommandRequest
-from clipbot.store import Card, Subscription
+from clipbot.state import Card, Subscription
 
 CANNOT_SEE = (
     "I can't post in this channel yet. In a private channel, invite me first with "

@@ -1,0 +1,63 @@
+"""The store's schema, one script per version: a release only ever appends to this list."""
+
+MIGRATIONS = (
+    """
+    CREATE TABLE subscriptions (
+        channel_id TEXT PRIMARY KEY,
+        team_id TEXT NOT NULL,
+        camera TEXT,
+        min_duration_sec INTEGER,
+        include_private INTEGER NOT NULL DEFAULT 0,
+        include_monitoring INTEGER NOT NULL DEFAULT 0,
+        created_by TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        start_uuids TEXT NOT NULL DEFAULT '[]',
+        broken TEXT
+    );
+    CREATE TABLE feed (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        position_ms INTEGER
+    );
+    CREATE TABLE cards (
+        clip_uuid TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        ts TEXT,
+        kind TEXT NOT NULL DEFAULT 'card',
+        clip TEXT NOT NULL,
+        camera_names TEXT NOT NULL DEFAULT '[]',
+        saved_by TEXT,
+        thumbnail_file_id TEXT,
+        thumbnail_pending INTEGER NOT NULL DEFAULT 0,
+        posted_at_ms INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open',
+        state_by TEXT,
+        state_at_ms INTEGER,
+        owner TEXT,
+        note TEXT,
+        version INTEGER NOT NULL DEFAULT 0,
+        reminded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (clip_uuid, channel_id)
+    );
+    CREATE INDEX cards_by_channel ON cards (channel_id, state);
+    CREATE TABLE triage_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        clip_uuid TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE TABLE health (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_success_ms INTEGER,
+        last_error TEXT,
+        last_error_ms INTEGER
+    );
+    INSERT INTO feed (id, position_ms) VALUES (1, NULL);
+    INSERT INTO health (id) VALUES (1);
+    """,
+)

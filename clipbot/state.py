@@ -1,0 +1,60 @@
+"""Typed records of what the store keeps: subscriptions, posted cards and poller health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clipbot.records import Clip
+
+OPEN, CLAIMED, RESOLVED, FALSE_ALARM = "open", "claimed", "resolved", "false_alarm"
+CLOSED_STATES = frozenset({RESOLVED, FALSE_ALARM})
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A channel's wish to see new clips, and where in the feed it began."""
+
+    channel_id: str
+    team_id: str
+    created_by: str
+    created_at_ms: int
+    start_ms: int
+    start_uuids: tuple[str, ...] = ()
+    camera: str | None = None
+    min_duration_sec: int | None = None
+    include_private: bool = False
+    include_monitoring: bool = False
+    broken: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A clip posted to a channel (as its own card, or inside a digest) and its triage state."""
+
+    clip: Clip
+    channel_id: str
+    posted_at_ms: int
+    ts: str | None = None
+    kind: str = "card"
+    camera_names: tuple[str, ...] = ()
+    saved_by: str | None = None
+    thumbnail_file_id: str | None = None
+    thumbnail_pending: bool = False  # uploaded, but Slack would not show it yet
+    state: str = OPEN
+    state_by: str | None = None
+    state_at_ms: int | None = None
+    owner: str | None = None
+    note: str | None = None
+    version: int = 0
+    reminded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    position_ms: int | None
+    last_success_ms: int | None
+    last_error: str | None
+    last_error_ms: int | None
+    posted_since: int
+    posted_total: int
+    broken: tuple[Subscription, ...]
