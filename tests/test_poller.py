@@ -206,50 +206,48 @@ class TestFilters:
         assert world.posted_uuids("C1") == ["SAME_MS", "NEW"]
 
 
-class TestDigest:
-    def test_over_threshold_is_one_digest(
-        self, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
-    ) -> None:
-        """More waiting clips than the threshold become one digest that accounts for each."""
-        world = World(rhombus, slack, tmp_path / "d.db", digest_threshold=3)
-        try:
-            world.subscribe("C1")
-            world.subscribe("C2", camera="dock")
-            rhombus.add(*(clip(f"D{i}", T0 + i) for i in range(5)))
-            rhombus.add(clip("DOCK", T0 + 9, cameras=("CAM0000000000000000002",)))
-            world.poller.poll_once()
-            world.poller.poll_once()
-            (digest,) = slack.posts("C1")
-            assert digest.text == "6 new clips"
-            assert world.posted_uuids("C1") == ["D0", "D1", "D2", "D3", "D4", "DOCK"]
-            assert world.posted_uuids("C2") == ["DOCK"]
-            assert {
-                (c.clip.uuid, c.kind, c.ts) for c in world.store.cards("channel_id = 'C1'")
-            } == {(u, "digest", digest.ts) for u in ("D0", "D1", "D2", "D3", "D4", "DOCK")}
-            lines = digest.blocks[1]["text"]["text"].splitlines()  # type: ignore[index]
-            assert len(lines) == 6 and lines[0].startswith("• <https://console.example.test/")
-        finally:
-            world.close()
+@pytest.fixture
+def small_digests(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+    """A world whose digest threshold is 3."""
+    w = World(rhombus, slack, tmp_path / "d.db", digest_threshold=3)
+    yield w
+    w.close()
 
-    def test_long_digest_ends_with_honest_rest(
-        self, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
-    ) -> None:
+
+class TestDigest:
+    def test_over_threshold_is_one_digest(self, small_digests: World) -> None:
+        """More waiting clips than the threshold become one digest that accounts for each."""
+        world = small_digests
+        world.subscribe("C1")
+        world.subscribe("C2", camera="dock")
+        world.rhombus.add(*(clip(f"D{i}", T0 + i) for i in range(5)))
+        world.rhombus.add(clip("DOCK", T0 + 9, cameras=("CAM0000000000000000002",)))
+        world.poller.poll_once()
+        world.poller.poll_once()
+        (digest,) = world.slack.posts("C1")
+        assert digest.text == "6 new clips"
+        assert world.posted_uuids("C1") == ["D0", "D1", "D2", "D3", "D4", "DOCK"]
+        assert world.posted_uuids("C2") == ["DOCK"]
+        assert {(c.clip.uuid, c.kind, c.ts) for c in world.store.cards("channel_id = 'C1'")} == {
+            (u, "digest", digest.ts) for u in ("D0", "D1", "D2", "D3", "D4", "DOCK")
+        }
+        lines = digest.blocks[1]["text"]["text"].splitlines()  # type: ignore[index]
+        assert len(lines) == 6 and lines[0].startswith("• <https://console.example.test/")
+
+    def test_long_digest_ends_with_honest_rest(self, small_digests: World) -> None:
         """A digest too long to list says how many more there are and how to see them."""
-        world = World(rhombus, slack, tmp_path / "d.db", digest_threshold=3)
-        try:
-            world.subscribe("C1")
-            rhombus.add(*(clip(f"D{i:02d}", T0 + i * 60_000) for i in range(45)))
-            world.poller.poll_once()
-            (digest,) = slack.posts("C1")
-            assert digest.blocks[-1] == {  # type: ignore[index]
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": "…and 5 more. `/clips 50 since:2h` lists them."}
-                ],
-            }
-            assert len(world.posted_uuids("C1")) == 45
-        finally:
-            world.close()
+        world = small_digests
+        world.subscribe("C1")
+        world.rhombus.add(*(clip(f"D{i:02d}", T0 + i * 60_000) for i in range(45)))
+        world.poller.poll_once()
+        (digest,) = world.slack.posts("C1")
+        assert digest.blocks[-1] == {  # type: ignore[index]
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "…and 5 more. `/clips 50 since:2h` lists them."}
+            ],
+        }
+        assert len(world.posted_uuids("C1")) == 45
 
 
 class TestUpdatesAndThumbnails:
