@@ -144,3 +144,30 @@ class TestLoadEnv:
     def test_missing_dotenv_is_fine(self, tmp_path: Path) -> None:
         """No `.env` file means just the environment."""
         assert load_env({"A": "1"}, tmp_path / "nope.env") == {"A": "1"}
+
+
+class _Recording(dict[str, str]):
+    """An environment that remembers which variables were asked for."""
+
+    def __init__(self, *args: object, **kwargs: str) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_env_example_lists_every_setting() -> None:
+    """`.env.example` and the README's table name exactly the variables Settings reads."""
+    root = Path(__file__).parent.parent
+    env = _Recording(GOOD)
+    Settings.from_env(env)
+    example = {
+        line.split("=", 1)[0]
+        for line in (root / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    readme = (root / "README.md").read_text()
+    assert example == env.asked
+    assert [name for name in sorted(env.asked) if f"| `{name}` |" not in readme] == []
