@@ -123,6 +123,7 @@ class Poller:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             outcomes = list(pool.map(self._deliver_channel, cards.values()))
         failed_at = [at for outcome in outcomes for at in outcome.failed_at]
+        failed_at += [card.clip.created_at_ms for card in self.store.in_doubt()]
         for outcome in outcomes:
             result.posted += outcome.posted
             result.digests += outcome.digests
@@ -240,15 +241,20 @@ class Poller:
             by_channel[card.channel_id].append(card)
         for channel, cards in by_channel.items():
             try:
-                # Slack's own clock: anything posted after the channel's last confirmed card.
-                found = self.poster.find_posted(channel, self.store.last_ts(channel))
-            except (SlackApiError, SlackClientError) as exc:
+                # Slack's own clock: anything after the last card confirmed before the doubt.
+                found = self.poster.find_posted(channel, self.store.last_ts_before_doubt(channel))
+            except SlackApiError as exc:
+                # Slack answered (no history scope, say): post again rather than risk a loss.
                 log.warning(
                     "cannot check %s for interrupted posts (%s): posting them again",
                     channel,
                     slack_error(exc),
                 )
                 found = {}
+            except (SlackClientError, OSError) as exc:
+                # Slack did not answer: ask again next cycle; the position waits for them.
+                log.warning("cannot reach Slack to check %s (%s)", channel, type(exc).__name__)
+                continue
             for card in cards:
                 if card.clip.uuid in found:
                     self.store.confirm(channel, [card.clip.uuid], found[card.clip.uuid])

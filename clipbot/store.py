@@ -220,13 +220,16 @@ class SqliteStore:
             ).fetchall()
         return {row[0] for row in rows}
 
-    def last_ts(self, channel_id: str) -> str | None:
-        """The newest confirmed message of the bot's in the channel, by Slack's clock."""
+    def last_ts_before_doubt(self, channel_id: str) -> str | None:
+        """The bot's newest confirmed message in the channel from before its first card in doubt
+        (by Slack's clock): a card in doubt, if it was posted at all, came after it."""
         with self._lock:
             row = self._db.execute(
-                "SELECT ts FROM cards WHERE channel_id = ? AND ts IS NOT NULL"
+                # rowid is insertion order, and a channel's cards are reserved one after another.
+                "SELECT ts FROM cards WHERE channel_id = ? AND ts IS NOT NULL AND rowid <"
+                " (SELECT MIN(rowid) FROM cards WHERE channel_id = ? AND ts IS NULL)"
                 " ORDER BY CAST(ts AS REAL) DESC LIMIT 1",
-                (channel_id,),
+                (channel_id, channel_id),
             ).fetchone()
         return str(row[0]) if row else None
 

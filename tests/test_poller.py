@@ -170,6 +170,27 @@ class TestCrashes:
         world.poller.poll_once()
         assert world.posted_uuids("C1") == ["A", "B"]
 
+    def test_in_doubt_card_holds_the_position(self, world: World) -> None:
+        """A card whose fate Slack cannot be asked about yet is neither lost nor posted twice."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        crash_on(world.poster, "post", 1, after=True)
+        with pytest.raises(Crash):
+            world.poller.poll_once()
+        world.restart()
+        real_find = world.poster.find_posted
+        world.poster.find_posted = lambda *a: (_ for _ in ()).throw(OSError("unreachable"))  # type: ignore[method-assign]
+        world.rhombus.add(clip("B", T0 + 600_000))  # far beyond the look-back
+        world.poller.poll_once()
+        world.rhombus.add(clip("C", T0 + 1_200_000))
+        world.poller.poll_once()
+        assert world.store.position() == T0  # held just before A, whose post is in doubt
+        world.poster.find_posted = real_find  # type: ignore[method-assign]
+        world.poller.poll_once()
+        world.poller.poll_once()
+        assert sorted(world.posted_uuids("C1")) == ["A", "B", "C"]
+        assert world.store.position() == T0 + 1_200_000
+
 
 class TestFilters:
     def test_subscription_filters(self, world: World) -> None:
