@@ -123,7 +123,8 @@ class Poller:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             outcomes = list(pool.map(self._deliver_channel, cards.values()))
         failed_at = [at for outcome in outcomes for at in outcome.failed_at]
-        failed_at += [card.clip.created_at_ms for card in self.store.in_doubt()]
+        active = {sub.channel_id for sub in subs}
+        failed_at += [c.clip.created_at_ms for c in self.store.in_doubt() if c.channel_id in active]
         for outcome in outcomes:
             result.posted += outcome.posted
             result.digests += outcome.digests
