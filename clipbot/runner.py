@@ -62,12 +62,19 @@ def build_parts(settings: Settings) -> Parts:
     return Parts(settings, store, rhombus, poster, poller)
 
 
-def poll_once_command(settings: Settings, *, dry_run: bool) -> int:
-    """`clipbot poll --once [--dry-run]`."""
+def _parts_or_report(settings: Settings) -> Parts | None:
+    """The parts, or None after saying which setting makes them impossible."""
     try:
-        parts = build_parts(settings)
+        return build_parts(settings)
     except ConfigError as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
+        return None
+
+
+def poll_once_command(settings: Settings, *, dry_run: bool) -> int:
+    """`clipbot poll --once [--dry-run]`."""
+    parts = _parts_or_report(settings)
+    if parts is None:
         return 2
     try:
         result = parts.poller.poll_once(dry_run=dry_run)
@@ -92,10 +99,8 @@ def poll_once_command(settings: Settings, *, dry_run: bool) -> int:
 
 def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
     """`clipbot run`: serves Slack and polls until SIGTERM/SIGINT (or `stop` is set)."""
-    try:
-        parts = build_parts(settings)
-    except ConfigError as exc:
-        print(f"clipbot: {exc}", file=sys.stderr)
+    parts = _parts_or_report(settings)
+    if parts is None:
         return 2
     try:
         problem = _credentials_problem(parts)
