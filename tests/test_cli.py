@@ -158,3 +158,14 @@ class TestPoll:
         """poll --once works without the app token (it does not connect Socket Mode)."""
         del env["SLACK_APP_TOKEN"]
         assert main(["poll", "--once"], env) == 0
+
+    def test_postgres_url_refused_clearly(
+        self, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A PostgreSQL URL, valid as a setting, is refused at start with exit 2 until supported."""
+        env["CLIPBOT_DATABASE_URL"] = "postgresql://db.example/clipbot"
+        assert main(["poll", "--once"], env) == 2
+        assert capsys.readouterr().err == (
+            "clipbot: invalid configuration:\n"
+            "  - CLIPBOT_DATABASE_URL: PostgreSQL is not supported by this release yet; use sqlite:///…\n"
+        )
