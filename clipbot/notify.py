@@ -40,8 +40,9 @@ class ChannelBroken(Exception):
         self.reason = reason
 
 
-def slack_error(exc: SlackApiError | SlackClientError) -> str:
-    """A short description of a Slack failure, never with tokens."""
+def slack_error(exc: Exception) -> str:
+    """A short description of a Slack failure (its error code, or the kind of connection
+    failure), never with tokens."""
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error", "unknown_error"))
     return type(exc).__name__
@@ -112,7 +113,7 @@ class SlackPoster:
         try:
             response = self.client.files_upload_v2(content=data, filename=filename, title=title)
         except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("thumbnail upload failed: %s", _describe(exc))
+            log.warning("thumbnail upload failed: %s", slack_error(exc))
             return None
         file = response.get("file") or {}
         return str(file["id"]) if file.get("id") else None
@@ -163,9 +164,3 @@ def _image_refused(exc: SlackApiError, message: Message) -> bool:
 
 def _without_images(message: Message) -> Message:
     return {**message, "blocks": [b for b in message["blocks"] if b.get("type") != "image"]}
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError | SlackClientError):
-        return slack_error(exc)
-    return type(exc).__name__

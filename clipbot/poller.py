@@ -213,7 +213,7 @@ class Poller:
         except _Stopping:
             outcome.failed_at.append(cards[outcome.posted].clip.created_at_ms)
         except (SlackApiError, SlackClientError, OSError) as exc:
-            reason = slack_error(exc) if not isinstance(exc, OSError) else type(exc).__name__
+            reason = slack_error(exc)
             log.error("posting to %s failed: %s; will retry next cycle", channel, reason)
             outcome.errors.append(f"Slack posting to {channel} failed: {reason}")
             outcome.failed_at.append(min(c.clip.created_at_ms for c in cards[outcome.posted :]))
@@ -254,7 +254,7 @@ class Poller:
                 found = {}
             except (SlackClientError, OSError) as exc:
                 # Slack did not answer: ask again next cycle; the position waits for them.
-                log.warning("cannot reach Slack to check %s (%s)", channel, type(exc).__name__)
+                log.warning("cannot reach Slack to check %s (%s)", channel, slack_error(exc))
                 continue
             for card in cards:
                 if card.clip.uuid in found:

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from clipbot.poller import wants
 from clipbot.records import Clip
 from clipbot.state import Subscription
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.server import Reply
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, Message
 from tests.world import T0, World
 
 
@@ -22,6 +23,11 @@ def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[Wo
     w = World(rhombus, slack, tmp_path / "clipbot.db", page_size=3)
     yield w
     w.close()
+
+
+def kinds(message: Message) -> list[str]:
+    """The block types of a message, top to bottom."""
+    return [b["type"] for b in message.blocks or []]
 
 
 class Crash(Exception):
@@ -294,20 +300,9 @@ class TestUpdatesAndThumbnails:
         world.slack.refuse_images = 2
         world.poller.poll_once()  # refused when posted, and again when retried right after
         (card,) = world.slack.posts("C1")
-        assert [b["type"] for b in card.blocks or []] == [
-            "section",
-            "section",
-            "context",
-            "actions",
-        ]
+        assert kinds(card) == ["section", "section", "context", "actions"]
         world.poller.poll_once()
-        assert [b["type"] for b in card.blocks or []] == [
-            "section",
-            "section",
-            "image",
-            "context",
-            "actions",
-        ]
+        assert kinds(card) == ["section", "section", "image", "context", "actions"]
         world.poller.poll_once()
         assert (card.edits, world.store.card("A", "C1").thumbnail_pending) == (2, False)  # type: ignore[union-attr]
         assert world.posted_uuids("C1") == ["A"]
@@ -318,12 +313,7 @@ class TestUpdatesAndThumbnails:
         world.rhombus.add(clip("A", T0 + 1))
         world.poller.poll_once()
         (card,) = world.slack.posts("C1")
-        assert [b["type"] for b in card.blocks or []] == [
-            "section",
-            "section",
-            "context",
-            "actions",
-        ]
+        assert kinds(card) == ["section", "section", "context", "actions"]
 
     def test_status_change_edits_card(self, world: World) -> None:
         """A rendering clip's card is edited in place when it completes, adding the thumbnail."""
@@ -340,13 +330,7 @@ class TestUpdatesAndThumbnails:
         assert card.edits == 1
         fields = card.blocks[1]["fields"]  # type: ignore[index]
         assert {"type": "mrkdwn", "text": "*Status*\nComplete"} in fields
-        assert [b["type"] for b in card.blocks or []] == [
-            "section",
-            "section",
-            "image",
-            "context",
-            "actions",
-        ]
+        assert kinds(card) == ["section", "section", "image", "context", "actions"]
         assert world.store.card("A", "C1").clip.status == "COMPLETE"  # type: ignore[union-attr]
 
 
@@ -415,7 +399,5 @@ class TestDryRun:
 def test_subscription_record_defaults() -> None:
     """A subscription without filters takes every org-wide clip after its start."""
     sub = Subscription("C1", "T1", "U1", 0, start_ms=T0)
-    from clipbot.poller import wants
-
     assert wants(sub, Clip("A", created_at_ms=T0 + 1), ())
     assert not wants(sub, Clip("A", created_at_ms=T0 - 1), ())
