@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except ConfigError as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.secrets)
+    logs.configure(settings.log_level, settings.secrets, settings.log_format)
     return COMMANDS[command](settings, args)
 
 

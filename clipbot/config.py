@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 
 AUTH_SCHEMES = ("api-token", "partner-api-token")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -70,6 +71,8 @@ class Settings:
     http_port: int | None
     admins: frozenset[str]
     log_level: str
+    log_format: str = "text"
+    metrics_port: int | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -126,7 +129,14 @@ class Settings:
             http_port=http_port,
             admins=reader.user_ids("CLIPBOT_ADMINS"),
             log_level=reader.choice("CLIPBOT_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            log_format=reader.choice("CLIPBOT_LOG_FORMAT", "text", LOG_FORMATS, lower=True),
+            metrics_port=reader.integer("CLIPBOT_METRICS_PORT", None, low=1, high=65535),
         )
+        if settings.metrics_port is not None and settings.metrics_port == http_port:
+            reader.problems.append(
+                "CLIPBOT_METRICS_PORT: must differ from CLIPBOT_HTTP_PORT "
+                "(health and metrics are served on their own port)"
+            )
         if settings.rhombus_auth_scheme == "partner-api-token" and not settings.rhombus_org_uuid:
             reader.problems.append(
                 "RHOMBUS_ORG_UUID: required with RHOMBUS_AUTH_SCHEME=partner-api-token "
@@ -187,9 +197,17 @@ class _Reader:
             return default
         return value
 
-    def choice(self, name: str, default: str, allowed: tuple[str, ...], upper: bool = False) -> str:
+    def choice(
+        self,
+        name: str,
+        default: str,
+        allowed: tuple[str, ...],
+        *,
+        upper: bool = False,
+        lower: bool = False,
+    ) -> str:
         raw = self.text(name) or default
-        value = raw.upper() if upper else raw
+        value = raw.upper() if upper else raw.lower() if lower else raw
         if value not in allowed:
             self.problems.append(f"{name}: {_shown(raw)} is not one of {', '.join(allowed)}")
             return default

@@ -1,16 +1,36 @@
-"""Logging set-up: key=value lines, with every secret masked whatever logged it."""
+"""Logging set-up: key=value lines or JSON lines, with every secret masked whatever logged it.
+
+Structured fields travel with `extra=` (`log.info("posted", extra={"channel": "C1"})`): the text
+format appends them as `key=value`, the JSON format as members of the line's object.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO, Any
 
 FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
+# Attributes every LogRecord has; anything else on a record came in through `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a record was logged with (`extra=`), in the order given."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
 
 class RedactSecrets(logging.Filter):
-    """Replaces every known secret in a record's final text, so no library can leak one."""
+    """Replaces every known secret in a record's text, fields and traceback, so no library can
+    leak one."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -20,29 +40,95 @@ class RedactSecrets(logging.Filter):
         text = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        clean = self._scrub(text)
+        clean = self.scrub(text)
         if clean != text:
             record.msg, record.args = clean, None
         if record.exc_text:
-            record.exc_text = self._scrub(record.exc_text)
+            record.exc_text = self.scrub(record.exc_text)
+        for key, value in fields(record).items():
+            if not isinstance(value, int | float | bool | type(None)):
+                setattr(record, key, self.scrub(str(value)))
         return True
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """`text` with each secret replaced by `***`, also in its JSON- and repr-escaped forms."""
         for secret in self._secrets:
-            text = text.replace(secret, "***")
+            for form in (secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]):
+                text = text.replace(form, "***")
         return text
 
 
-def configure(level: str, secrets: Iterable[str] = ()) -> None:
-    """Log to stderr at `level`, masking `secrets`."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RedactSecrets(secrets))
+class TextFormatter(logging.Formatter):
+    """`time level=… logger=… message key=value…`."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = " ".join(f"{k}={_text(v)}" for k, v in fields(record).items())
+        if not extra:
+            return line
+        head, newline, rest = line.partition("\n")  # fields stay on the message's line
+        return f"{head} {extra}{newline}{rest}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, the record's
+    fields, and `exception` (the traceback text) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in fields(record).items():
+            line.setdefault(key, value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class _Scrubbed(logging.Formatter):
+    """Masks secrets in the finished line too: the last line of defence, whatever the format."""
+
+    def __init__(self, inner: logging.Formatter, redact: RedactSecrets) -> None:
+        super().__init__()
+        self._inner, self._redact = inner, redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redact.scrub(self._inner.format(record))
+
+
+def handler(
+    secrets: Iterable[str] = (), fmt: str = "text", stream: IO[str] | None = None
+) -> logging.Handler:
+    """A handler writing to `stream` (stderr) in format `fmt` ("text" or "json"), masking
+    `secrets`."""
+    redact = RedactSecrets(secrets)
+    out = logging.StreamHandler(stream or sys.stderr)
+    inner = JsonFormatter() if fmt == "json" else TextFormatter()
+    out.setFormatter(_Scrubbed(inner, redact))
+    out.addFilter(redact)
+    return out
+
+
+def configure(level: str, secrets: Iterable[str] = (), fmt: str = "text") -> None:
+    """Log to stderr at `level` in format `fmt`, masking `secrets`."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(handler(secrets, fmt))
     root.setLevel(level)
     # One line per HTTP request is noise at INFO; DEBUG shows it.
     for chatty in ("httpx", "httpcore", "apscheduler.executors.default"):
         logging.getLogger(chatty).setLevel(level if level == "DEBUG" else "WARNING")
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or " " in text or '"' in text else text

@@ -44,8 +44,29 @@ class TestSettings:
             http_port=None,
             admins=frozenset(),
             log_level="INFO",
+            log_format="text",
+            metrics_port=None,
         )
         assert settings.socket_mode
+
+    def test_log_format_and_metrics_port(self) -> None:
+        """JSON logs (any case) and a metrics port are read; bad values are named."""
+        settings = Settings.from_env(
+            {**GOOD, "CLIPBOT_LOG_FORMAT": "JSON", "CLIPBOT_METRICS_PORT": "9464"}
+        )
+        assert (settings.log_format, settings.metrics_port) == ("json", 9464)
+        assert problems({**GOOD, "CLIPBOT_LOG_FORMAT": "xml", "CLIPBOT_METRICS_PORT": "0"}) == [
+            "CLIPBOT_LOG_FORMAT: 'xml' is not one of text, json",
+            "CLIPBOT_METRICS_PORT: 0 is out of range (1 to 65535)",
+        ]
+
+    def test_metrics_port_is_not_the_slack_port(self) -> None:
+        """Health and metrics get their own port: the same number as the Slack port is refused."""
+        env = {**GOOD, "SLACK_SIGNING_SECRET": "s", "CLIPBOT_HTTP_PORT": "8080"}
+        assert problems({**env, "CLIPBOT_METRICS_PORT": "8080"}) == [
+            "CLIPBOT_METRICS_PORT: must differ from CLIPBOT_HTTP_PORT "
+            "(health and metrics are served on their own port)"
+        ]
 
     def test_every_problem_named_at_once(self) -> None:
         """Several bad values are reported together, each naming its variable and fault."""
