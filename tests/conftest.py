@@ -19,10 +19,14 @@ def rhombus() -> Iterator[fake_rhombus.FakeRhombus]:
 
 
 @pytest.fixture
-def slack() -> Iterator[fake_slack.FakeSlack]:
+def slack(request: pytest.FixtureRequest) -> Iterator[fake_slack.FakeSlack]:
+    """The fake Slack; a test fails if anything it sent broke Slack's limits, unless it is
+    marked `slack_refusals` (it provokes them on purpose)."""
     server = fake_slack.FakeSlack().start()
     yield server
     server.stop()
+    if request.node.get_closest_marker("slack_refusals") is None:
+        assert server.refused == [], "the fake Slack refused a message or view for its limits"
 
 
 @pytest.fixture

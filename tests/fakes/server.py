@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 
 @dataclass
@@ -81,3 +82,26 @@ class LoopbackServer:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+def plain(status: int, text: str) -> Reply:
+    return Reply(status, text.encode(), {"Content-Type": "text/plain"})
+
+
+def arguments(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    if headers.get("content-type", "").startswith("application/json"):
+        data = json.loads(body)
+        return data if isinstance(data, dict) else {}
+    return dict(parse_qsl(body.decode()))
+
+
+def json_field(value: Any) -> Any:
+    """A field slack_sdk may send either as JSON text (forms) or as a value (JSON bodies)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

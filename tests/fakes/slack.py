@@ -5,16 +5,19 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
-from tests.fakes.server import LoopbackServer, Reply
+from tests.fakes import blockkit
+from tests.fakes.server import LoopbackServer, Reply, arguments, json_field, plain
 
 BOT_TOKEN = "xoxb-test-bot-token-0000"
 APP_TOKEN = "xapp-test-app-token-0000"
 SIGNING_SECRET = "test-signing-secret-0000"
+RESPONSE_URL_USES = 5  # a response_url answers this many posts...
+RESPONSE_URL_SECONDS = 30 * 60  # ...within this long of the command or press that brought it
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,9 @@ class FakeSlack:
 
     calls: list[Call] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    ephemerals: list[Message] = field(default_factory=list)  # chat.postEphemeral, accepted
     responses: list[dict[str, Any]] = field(default_factory=list)  # posted to response_url
+    refused: list[tuple[str, list[str]]] = field(default_factory=list)  # (error, why): limits
     uploads: dict[str, bytes] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out
@@ -60,14 +65,35 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._failures: dict[str, deque[Reply]] = {}
         self._ts = itertools.count(1)
+        self._names = itertools.count(1)
+        self._issued: dict[str, list[float]] = {}  # response_url name -> [issued at, uses]
+        self._response_failures: deque[Reply] = deque()
+        self._skew = 0.0
         self._server = LoopbackServer(self._route)
 
     @property
     def api_url(self) -> str:
         return self._server.base_url + "/api/"
 
-    def response_url(self, name: str = "r1") -> str:
+    def response_url(self, name: str | None = None) -> str:
+        """A fresh response_url, as Slack hands one out with each command and button press:
+        it takes at most 5 posts within 30 minutes, then answers 404 `expired_url`."""
+        name = name or f"r{next(self._names)}"
+        with self._lock:
+            self._issued.setdefault(name, [self._now(), 0])
         return f"{self._server.base_url}/response/{name}"
+
+    def advance(self, seconds: float) -> None:
+        """Moves the fake's clock (response_url expiry) forward."""
+        self._skew += seconds
+
+    def fail_response(self, *replies: Reply) -> None:
+        """Answer the next posts to any response_url with `replies` (like Reply(500))."""
+        with self._lock:
+            self._response_failures.extend(replies)
+
+    def _now(self) -> float:
+        return time.monotonic() + self._skew
 
     def start(self) -> FakeSlack:
         self._server.start()
@@ -108,10 +134,9 @@ class FakeSlack:
             return Reply(200, b"OK - uploaded", {"Content-Type": "text/plain"})
         if path.startswith("/response/"):
             with self._lock:
-                self.responses.append(json.loads(body))
-            return Reply(200, b"", {"Content-Type": "text/plain"})
+                return self._respond(path.removeprefix("/response/"), json.loads(body))
         method = path.removeprefix("/api/").split("?", 1)[0]
-        args = _arguments(headers, body)
+        args = arguments(headers, body)
         with self._lock:
             self.calls.append(Call(method, args))
             queued = self._failures.get(method)
@@ -123,6 +148,35 @@ class FakeSlack:
             if handler is None:
                 return Reply.json({"ok": False, "error": "unknown_method"})
             return Reply.json(handler(args))
+
+    def _respond(self, name: str, message: dict[str, Any]) -> Reply:
+        """A post to a response_url: spent or expired URLs 404, bad blocks 400, like Slack."""
+        if self._response_failures:
+            return self._response_failures.popleft()
+        issued = self._issued.get(name)
+        if issued is None or issued[1] >= RESPONSE_URL_USES:
+            return plain(404, "expired_url")
+        if self._now() - issued[0] > RESPONSE_URL_SECONDS:
+            return plain(404, "expired_url")
+        issued[1] += 1
+        if error := self._refusal(message.get("text"), message.get("blocks")):
+            return plain(400, error)
+        self.responses.append(message)
+        return plain(200, "ok")
+
+    def _refusal(self, text: Any, blocks: Any) -> str | None:
+        """The error code Slack's limits give this message, recorded in `refused`; or None."""
+        found = blockkit.message_error(text, json_field(blocks))
+        if found is None:
+            return None
+        self.refused.append(found)
+        return found[0]
+
+    def _message_error(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        error = self._refusal(args.get("text"), args.get("blocks"))
+        if error is None:
+            return None
+        return {"ok": False, "error": error, "response_metadata": {"messages": self.refused[-1][1]}}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -140,7 +194,7 @@ class FakeSlack:
         return known.error if known else None
 
     def _image_refused(self, args: dict[str, Any]) -> bool:
-        images = [b for b in _json_field(args.get("blocks")) or [] if b.get("type") == "image"]
+        images = [b for b in json_field(args.get("blocks")) or [] if b.get("type") == "image"]
         if images and self.refuse_images > 0:
             self.refuse_images -= 1
             return True
@@ -150,6 +204,8 @@ class FakeSlack:
         channel = args.get("channel", "")
         if error := self._channel_error(channel):
             return {"ok": False, "error": error}
+        if refused := self._message_error(args):
+            return refused
         if self._image_refused(args):
             return {"ok": False, "error": "invalid_blocks"}
         ts = f"1700000000.{next(self._ts):06d}"
@@ -157,9 +213,9 @@ class FakeSlack:
             channel=channel,
             ts=ts,
             text=args.get("text", ""),
-            blocks=_json_field(args.get("blocks")),
+            blocks=json_field(args.get("blocks")),
             thread_ts=args.get("thread_ts"),
-            metadata=_json_field(args.get("metadata")),
+            metadata=json_field(args.get("metadata")),
         )
         self.messages.append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
@@ -170,16 +226,29 @@ class FakeSlack:
         ]
         if not found:
             return {"ok": False, "error": "message_not_found"}
+        if refused := self._message_error(args):
+            return refused
         if self._image_refused(args):
             return {"ok": False, "error": "invalid_blocks"}
         message = found[0]
         message.text = args.get("text", message.text)
-        message.blocks = _json_field(args.get("blocks"))
+        message.blocks = json_field(args.get("blocks"))
         message.edits += 1
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
+        channel = args.get("channel", "")
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        if error := self._channel_error(channel):
+            return {"ok": False, "error": error}
+        if refused := self._message_error(args):
+            return refused
+        ts = f"1700000001.{next(self._ts):06d}"
+        self.ephemerals.append(
+            Message(channel, ts, args.get("text", ""), json_field(args.get("blocks")))
+        )
+        return {"ok": True, "message_ts": ts}
 
     def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = str(args.get("message_ts", "")).replace(".", "")
@@ -214,32 +283,26 @@ class FakeSlack:
         }
 
     def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        files = _json_field(args.get("files")) or []
+        files = json_field(args.get("files")) or []
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "view": {"id": f"V{next(self._ts):06d}"}}
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view(args)
 
-    _views_publish = _views_open
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view(args)
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = json_field(args.get("view"))
+        found = blockkit.view_error(view)
+        if found is not None:
+            self.refused.append(found)
+            return {"ok": False, "error": found[0], "response_metadata": {"messages": found[1]}}
+        return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", **view}}
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:9/link"}
-
-
-def _arguments(headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    if not body:
-        return {}
-    if headers.get("content-type", "").startswith("application/json"):
-        data = json.loads(body)
-        return data if isinstance(data, dict) else {}
-    return dict(parse_qsl(body.decode()))
-
-
-def _json_field(value: Any) -> Any:
-    """A field slack_sdk may send either as JSON text (forms) or as a value (JSON bodies)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
