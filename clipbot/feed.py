@@ -8,11 +8,11 @@ never assumes a page boundary falls between distinct timestamps.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from clipbot.records import Clip
+from clipbot.records import Clip, OddRecords, created_at
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,26 @@ Order = Literal["desc", "asc"]
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """One getSavedClipsV2 answer: its usable clips in the answer's order, odd records left out."""
+
     clips: list[Clip]
     size: int  # records in the answer, odd ones included: a full page means there may be more
-    next_ms: int | None
+    next_ms: int | None  # lastEvaluatedTimestampMs when usable; None when absent or null
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any], odd: OddRecords) -> Page:
+        """The page in a getSavedClipsV2 answer; each odd record goes to `odd` instead."""
+        raw = data.get("savedClips")
+        records: list[Any] = raw if isinstance(raw, list) else []
+        clips: list[Clip] = []
+        for record in records:
+            clip = Clip.from_api(record) if isinstance(record, Mapping) else None
+            if clip is None:
+                odd.set_aside(record)
+            else:
+                clips.append(clip)
+        next_ms = created_at(data.get("lastEvaluatedTimestampMs"))
+        return cls(clips=clips, size=len(records), next_ms=next_ms)
 
 
 class Feed:
@@ -93,9 +110,12 @@ class Feed:
             fresh = {c.uuid for c in page.clips} - seen
             seen |= fresh
             stale = 0 if fresh else stale + 1
-            if page.size < self._page_size or page.next_ms is None or stop(page) or stale > 1:
+            next_ms = page.next_ms
+            if next_ms is None and page.clips:
+                next_ms = page.clips[-1].created_at_ms
+            if page.size < self._page_size or next_ms is None or stop(page) or stale > 1:
                 return
-            at = self._next_position(page.next_ms, at, order, bool(fresh))
+            at = self._next_position(next_ms, at, order, bool(fresh))
             page = self._fetch(at)
 
     def _next_position(self, next_ms: int, at: int | None, order: Order, fresh: bool) -> int:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 IN_PROGRESS = frozenset({"INITIATING", "UPLOADING", "RENDERING"})
 STATUSES = ("INITIATING", "UPLOADING", "RENDERING", "COMPLETE", "FAILED", "OFFLINE", "DELETED")
@@ -41,16 +47,18 @@ class Clip:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Clip | None:
-        """The clip in `data`, or None when it has no uuid to know it by."""
+        """The clip in `data` (a getSavedClipsV2 / getSavedClipDetails record), or None when it
+        is odd: no uuid to know it by, or no usable `createdAtMs` to place it in time."""
         uuid = _text(data.get("uuid"))
-        if not uuid:
+        created_at_ms = created_at(data.get("createdAtMs"))
+        if not uuid or created_at_ms is None:
             return None
         access = _mapping(data.get("accessSettings"))
         return cls(
             uuid=uuid,
             title=_text(data.get("title")),
             description=_text(data.get("description")),
-            created_at_ms=_int(data.get("createdAtMs")) or 0,
+            created_at_ms=created_at_ms,
             timestamp_ms=_int(data.get("timestampMs")),
             duration_sec=_int(data.get("durationSec")),
             status=(_text(data.get("status")) or "UNKNOWN").upper(),
@@ -108,6 +116,56 @@ class SharedLink:
     url: str
     uuid: str | None
     expires_at_ms: int
+
+
+class OddRecords:
+    """Saved-clip records set aside because they cannot be placed in time or identified.
+
+    Each distinct record (known by its uuid, else by a digest of its JSON) is warned about and
+    counted once, however many times the feed shows it. Thread-safe: the poller and `/clips`
+    share one Rhombus client.
+    """
+
+    REMEMBERED = 10_000  # distinct odd records remembered; older ones may be warned about again
+
+    def __init__(self) -> None:
+        self._keys: dict[str, None] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        """Distinct odd records set aside since this was created."""
+        return self._count
+
+    def set_aside(self, record: Any) -> None:
+        """Notes one odd record: a warning and a count the first time it is seen."""
+        key, why = _odd_key(record)
+        with self._lock:
+            if key in self._keys:
+                return
+            self._keys[key] = None
+            self._count += 1
+            if len(self._keys) > self.REMEMBERED:
+                del self._keys[next(iter(self._keys))]
+        log.warning("rhombus feed: set aside saved clip %s: %s", key, why)
+
+
+def created_at(value: Any) -> int | None:
+    """A usable `createdAtMs` (milliseconds since the epoch, positive), or None."""
+    ms = _int(value)
+    return ms if ms is not None and 0 < ms < 2**53 else None
+
+
+def _odd_key(record: Any) -> tuple[str, str]:
+    """How an odd record is known (its uuid, else a digest of its JSON), and what is wrong."""
+    data = record if isinstance(record, Mapping) else {}
+    uuid = _text(data.get("uuid"))
+    if uuid:
+        return uuid, "no usable createdAtMs"
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+    why = "no uuid" if isinstance(record, Mapping) else "not a JSON object"
+    return f"digest {digest[:16]}", why
 
 
 def camera_id(device_id: str) -> str:

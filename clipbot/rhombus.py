@@ -13,7 +13,7 @@ import httpx
 
 from clipbot.config import Secret
 from clipbot.feed import Feed, Page
-from clipbot.records import Camera, Clip, SharedLink, User
+from clipbot.records import Camera, Clip, OddRecords, SharedLink, User
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class RhombusClient:
         self._now_ms = now_ms
         self._jitter = jitter
         self._not_before = 0.0
+        self._odd = OddRecords()
         self._feed = Feed(self.page, page_size, now_ms)
         self._cameras: dict[str, str] = {}
         self._cameras_at = -float(CAMERA_REFRESH_S)  # monotonic time of the last camera list
@@ -151,14 +152,13 @@ class RhombusClient:
         body: dict[str, Any] = {"maxPageSize": self._page_size}
         if page_timestamp_ms is not None:
             body["pageTimestampMs"] = page_timestamp_ms
-        data = self.call("event/getSavedClipsV2", body)
-        raw = data.get("savedClips")
-        records = raw if isinstance(raw, list) else []
-        clips = list(_clips(records))
-        next_ms = data.get("lastEvaluatedTimestampMs")
-        if not isinstance(next_ms, int) or isinstance(next_ms, bool):
-            next_ms = clips[-1].created_at_ms if clips else None
-        return Page(clips=clips, size=len(records), next_ms=next_ms)
+        return Page.from_api(self.call("event/getSavedClipsV2", body), self._odd)
+
+    @property
+    def skipped_records(self) -> int:
+        """Distinct odd saved-clip records (no usable uuid or createdAtMs) this client has set
+        aside since it was created; each was logged once as a warning."""
+        return self._odd.count
 
     def clips_since(self, since_ms: int) -> list[Clip]:
         """Every clip saved at or after `since_ms`, oldest first, each once."""
@@ -296,12 +296,3 @@ def _transport_problem(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return f"connection failed ({type(exc).__name__})"
-
-
-def _clips(records: list[Any]) -> Iterator[Clip]:
-    for record in records:
-        clip = Clip.from_api(record) if isinstance(record, Mapping) else None
-        if clip is None:
-            log.warning("rhombus feed: skipped a saved clip record without a uuid")
-        else:
-            yield clip

@@ -153,6 +153,36 @@ class TestRecords:
             Clip(uuid="NULLS", created_at_ms=T0 + 2),
         ]
 
+    def test_odd_records_are_set_aside_once(
+        self, rhombus: FakeRhombus, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Records without a usable createdAtMs or uuid are left out, warned about and counted
+        once each, however many times the feed shows them."""
+        rhombus.add(
+            clip("A", T0),
+            clip("NOTIME", 0, createdAtMs=None, _filedAtMs=T0 + 1),
+            {"uuid": "NOFIELD", "title": "no createdAtMs", "_filedAtMs": T0 + 2},
+            {"uuid": None, "createdAtMs": T0 + 3},
+            {"title": "no uuid at all", "createdAtMs": T0 + 3},
+            clip("TRUE", 0, createdAtMs=True, _filedAtMs=T0 + 4),
+            clip("B", T0 + 5),
+        )
+        client = make_client(rhombus)
+        with caplog.at_level(logging.WARNING, logger="clipbot"):
+            first = client.clips_since(0)
+            second = client.clips_since(0)
+        assert [c.uuid for c in first] == [c.uuid for c in second] == ["A", "B"]
+        assert client.skipped_records == 5
+        warnings = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+        assert len(warnings) == 5
+        assert any("NOTIME: no usable createdAtMs" in w for w in warnings)
+        assert sum("no uuid" in w for w in warnings) == 2
+
+    def test_clip_details_without_created_at_is_no_clip(self, rhombus: FakeRhombus) -> None:
+        """getSavedClipDetails with no createdAtMs gives no clip rather than one saved at 0."""
+        rhombus.add(clip("NOTIME", 0, createdAtMs=None, _filedAtMs=T0))
+        assert make_client(rhombus).clip("NOTIME") is None
+
     def test_full_record(self, rhombus: FakeRhombus) -> None:
         """A complete record becomes a complete Clip, with facet suffixes dropped."""
         rhombus.add(

@@ -6,10 +6,11 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tests.fakes.server import LoopbackServer, Reply
+from tests.feed_model import Paging, saved_clips_page, served
 
 API_KEY = "rk-test-0123456789abcdef"  # the only key the fake accepts
 THUMBNAIL = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
@@ -57,10 +58,14 @@ def clip(
 
 
 class FakeRhombus:
-    """Holds clips, cameras and users; answers like Rhombus, with injectable failures."""
+    """Holds clips, cameras and users; answers like Rhombus, with injectable failures.
 
-    def __init__(self, order: str = "desc") -> None:
-        self.order = order
+    The saved-clip feed pages as `paging` says (order, inclusive or exclusive bound,
+    lastEvaluatedTimestampMs style, page cap): see `tests.feed_model`.
+    """
+
+    def __init__(self, order: str = "desc", paging: Paging | None = None) -> None:
+        self.paging = paging or Paging(order="asc" if order == "asc" else "desc")
         self.clips: list[dict[str, Any]] = []
         self.cameras = [
             {"uuid": "CAM0000000000000000001", "name": "Front Door"},
@@ -78,6 +83,14 @@ class FakeRhombus:
     # -- set-up ---------------------------------------------------------------------------------
 
     @property
+    def order(self) -> str:
+        return self.paging.order
+
+    @order.setter
+    def order(self, order: str) -> None:
+        self.paging = replace(self.paging, order="asc" if order == "asc" else "desc")
+
+    @property
     def api_url(self) -> str:
         return self._server.base_url + "/api"
 
@@ -91,7 +104,7 @@ class FakeRhombus:
 
     def update(self, uuid: str, **fields: Any) -> None:
         with self._lock:
-            next(c for c in self.clips if c["uuid"] == uuid).update(fields)
+            next(c for c in self.clips if c.get("uuid") == uuid).update(fields)
 
     def fail(self, operation: str, *replies: Reply) -> None:
         """Answer the next calls of `operation` (like "getSavedClipsV2") with `replies`."""
@@ -136,23 +149,13 @@ class FakeRhombus:
             return Reply.json(handler(parsed))
 
     def _getSavedClipsV2(self, body: dict[str, Any]) -> dict[str, Any]:
-        size = min(int(body.get("maxPageSize") or 100), 100)
-        at = body.get("pageTimestampMs")
-        if self.order == "desc":
-            ordered = sorted(self.clips, key=lambda c: (-c["createdAtMs"], c["uuid"]))
-            chosen = [c for c in ordered if at is None or c["createdAtMs"] <= at]
-        else:
-            ordered = sorted(self.clips, key=lambda c: (c["createdAtMs"], c["uuid"]))
-            chosen = [c for c in ordered if at is None or c["createdAtMs"] >= at]
-        page = chosen[:size]
-        last = page[-1]["createdAtMs"] if page else None
-        return {"savedClips": page, "lastEvaluatedTimestampMs": last}
+        return saved_clips_page(self.clips, body, self.paging)
 
     def _getSavedClipDetails(self, body: dict[str, Any]) -> dict[str, Any]:
-        found = [c for c in self.clips if c["uuid"] == body.get("clipUuid")]
+        found = [c for c in self.clips if c.get("uuid") == body.get("clipUuid")]
         if not found:
             return {"error": True, "errorMsg": "Clip not found"}
-        return {"savedClip": found[0]}
+        return {"savedClip": served(found[0])}
 
     def _getMinimalCameraStateList(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"cameraStates": self.cameras}
