@@ -58,6 +58,15 @@ def duration(seconds: int | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
+def age(ms: int) -> str:
+    """A length of time in milliseconds, roughly: `45m`, `3h 20m`, `4d`."""
+    minutes = max(0, ms) // 60_000
+    if minutes < 60:
+        return f"{minutes}m"
+    hours = minutes // 60
+    return f"{hours}h {minutes % 60}m" if hours < 48 else f"{hours // 24}d"
+
+
 def title_of(clip: Clip) -> str:
     return cut(clip.title or "Untitled clip", TITLE_LIMIT)
 

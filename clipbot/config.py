@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import tzlocal
 from dotenv import dotenv_values
 
 AUTH_SCHEMES = ("api-token", "partner-api-token")
@@ -71,6 +74,8 @@ class Settings:
     http_port: int | None
     admins: frozenset[str]
     log_level: str
+    timezone: ZoneInfo
+    summary_at: time | None
     log_format: str = "text"
     metrics_port: int | None = None
 
@@ -129,6 +134,8 @@ class Settings:
             http_port=http_port,
             admins=reader.user_ids("CLIPBOT_ADMINS"),
             log_level=reader.choice("CLIPBOT_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            timezone=reader.zone("CLIPBOT_TIMEZONE"),
+            summary_at=reader.clock_time("CLIPBOT_SUMMARY_AT"),
             log_format=reader.choice("CLIPBOT_LOG_FORMAT", "text", LOG_FORMATS, lower=True),
             metrics_port=reader.integer("CLIPBOT_METRICS_PORT", None, low=1, high=65535),
         )
@@ -243,6 +250,43 @@ class _Reader:
             shown = ", ".join(_shown(b) for b in bad)
             self.problems.append(f"{name}: {shown} is not a Slack user ID (like U012AB3CD)")
         return frozenset(i for i in ids if i not in bad)
+
+    def zone(self, name: str) -> ZoneInfo:
+        """An IANA time zone like Europe/Berlin; unset: the machine's own zone."""
+        raw = self.text(name)
+        if not raw:
+            return machine_zone()
+        try:
+            return ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problems.append(
+                f"{name}: {_shown(raw)} is not an IANA time zone (like Europe/Berlin)"
+            )
+            return machine_zone()
+
+    def clock_time(self, name: str) -> time | None:
+        """A time of day as HH:MM (24-hour clock); unset: None."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        hours, colon, minutes = raw.partition(":")
+        if colon and _two_digits(hours, 23) and _two_digits(minutes, 59) and len(minutes) == 2:
+            return time(int(hours), int(minutes))
+        self.problems.append(f"{name}: {_shown(raw)} is not a time of day as HH:MM (like 08:30)")
+        return None
+
+
+def machine_zone() -> ZoneInfo:
+    """This machine's time zone (TZ, /etc/localtime …, as tzlocal finds it); UTC if unknown."""
+    try:
+        zone = tzlocal.get_localzone()
+    except Exception:  # tzlocal raises several kinds for a misconfigured machine
+        return ZoneInfo("UTC")
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo("UTC")
+
+
+def _two_digits(text: str, high: int) -> bool:
+    return 1 <= len(text) <= 2 and text.isascii() and text.isdigit() and int(text) <= high
 
 
 _TOKEN_KINDS = {

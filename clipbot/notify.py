@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +121,13 @@ class SlackPoster:
     def find_posted(self, channel: str, after_ts: str | None) -> dict[str, str]:
         """Clip uuid → ts of the bot's cards and digests in `channel` newer than `after_ts`."""
         found: dict[str, str] = {}
+        for message in self.history(channel, after_ts):
+            found.update(_clips_in(message))
+        return found
+
+    def history(self, channel: str, after_ts: str | None) -> Iterator[dict[str, Any]]:
+        """Top-level messages in `channel` newer than `after_ts`, newest first, with their
+        metadata (`conversations.history`, at most HISTORY_PAGES pages)."""
         cursor = None
         for _ in range(HISTORY_PAGES):
             response = self.client.conversations_history(
@@ -130,12 +137,10 @@ class SlackPoster:
                 limit=200,
                 cursor=cursor,
             )
-            for message in response.get("messages") or []:
-                found.update(_clips_in(message))
+            yield from response.get("messages") or []
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not response.get("has_more") or not cursor:
                 break
-        return found
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:

@@ -43,6 +43,13 @@ class SubscribeQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """`/clips report [DURATION]`: the daily summary's figures over the window."""
+
+    window_ms: int = 7 * UNIT_MS["d"]
+
+
+@dataclass(frozen=True, slots=True)
 class Verb:
     """A subcommand without arguments: unsubscribe, subscriptions, open, status, help."""
 
@@ -56,7 +63,7 @@ class ParseError:
     message: str
 
 
-Command = ListQuery | SubscribeQuery | Verb
+Command = ListQuery | SubscribeQuery | ReportQuery | Verb
 
 
 class _Bad(Exception):
@@ -78,6 +85,8 @@ def _parse(text: str) -> Command:
     head = tokens[0].casefold() if tokens else ""
     if head == "subscribe":
         return _subscribe(tokens[1:])
+    if head == "report":
+        return _report(tokens[1:])
     if head in VERBS:
         if len(tokens) > 1:
             raise _Bad(f"`{head}` takes nothing after it (got `{_shown(tokens[1])}`).")
@@ -141,6 +150,19 @@ def _subscribe(tokens: list[str]) -> SubscribeQuery:
         include_private=_yes_no(values, "private"),
         include_monitoring=_yes_no(values, "monitoring"),
     )
+
+
+def _report(tokens: list[str]) -> ReportQuery:
+    if len(tokens) > 1:
+        raise _Bad(f"`report` takes one duration, like 24h or 7d (got `{_shown(tokens[1])}`).")
+    if not tokens:
+        return ReportQuery()
+    try:
+        return ReportQuery(duration_ms(tokens[0].removeprefix("since:"), "report"))
+    except _Bad:
+        raise _Bad(
+            f"`report {_shown(tokens[0])}`: give a duration up to 366d, like 24h or 7d."
+        ) from None
 
 
 def _split(token: str, keys: tuple[str, ...]) -> tuple[str | None, str]:

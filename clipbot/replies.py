@@ -6,6 +6,7 @@ from typing import Any
 
 from clipbot.blocks import (
     Message,
+    age,
     cameras_text,
     chunks,
     cut,
@@ -36,6 +37,7 @@ USAGE = """*Usage:* `/clips [what]`
 • `/clips subscriptions` — this workspace's subscriptions
 • `/clips open` — clips posted here that are not resolved or false alarms
 • `/clips status` — is clipbot healthy?
+• `/clips report 7d` — this channel's clips, claims, resolutions and noisiest cameras
 • `/clips help` — this message"""
 
 
@@ -155,8 +157,8 @@ def health_lines(health: Health, now_ms: int, poll_seconds: int) -> list[str]:
         verdict = ":white_circle: No poll has run yet"
     lines = [f"*{verdict}*"]
     if health.last_success_ms is not None:
-        age = _age(now_ms - health.last_success_ms)
-        lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({age} ago)")
+        ago = age(now_ms - health.last_success_ms)
+        lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({ago} ago)")
     if health.last_error:
         error = escape(cut(health.last_error, 500))
         lines.append(f"Last error: {error} ({slack_date(health.last_error_ms)})")
@@ -181,7 +183,7 @@ def open_reply(cards: list[tuple[Card, str | None]], now_ms: int) -> Message:
         title = escape(cut(card.clip.title or "Untitled clip", LIST_TITLE_LIMIT))
         link = f"<{permalink}|{title}>" if permalink else title
         state = state_line(card).splitlines()[0]
-        lines.append(f"• *{link}* — {state} — posted {_age(now_ms - card.posted_at_ms)} ago")
+        lines.append(f"• *{link}* — {state} — posted {age(now_ms - card.posted_at_ms)} ago")
     return {
         "response_type": "ephemeral",
         "text": f"{len(cards)} open clip{_s(len(cards))}",
@@ -220,14 +222,6 @@ def home_view(
         )
     blocks.append(section("*Recent clips*\n" + body))
     return {"type": "home", "blocks": blocks}
-
-
-def _age(ms: int) -> str:
-    minutes = max(0, ms) // 60_000
-    if minutes < 60:
-        return f"{minutes}m"
-    hours = minutes // 60
-    return f"{hours}h {minutes % 60}m" if hours < 48 else f"{hours // 24}d"
 
 
 def _s(n: int) -> str:

@@ -26,10 +26,12 @@ from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError
 from clipbot.slack.app import Deps, build_app
 from clipbot.store import SqliteStore, open_store
+from clipbot.summary import DailySummary
 
 log = logging.getLogger(__name__)
 
 REMIND_EVERY_S = 60
+SUMMARY_EVERY_S = 30  # how often the summary job looks whether a summary is due
 
 
 @dataclass
@@ -192,6 +194,24 @@ def _scheduler(parts: Parts) -> BackgroundScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=REMIND_EVERY_S,
+        )
+    if settings.summary_at is not None:
+        daily = DailySummary(
+            parts.store,
+            parts.poster,
+            at=settings.summary_at,
+            zone=settings.timezone,
+            now_ms=lambda: int(time.time() * 1000),
+        )
+        scheduler.add_job(
+            _guarded("summary", daily.run),
+            "interval",
+            seconds=SUMMARY_EVERY_S,
+            id="summary",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=SUMMARY_EVERY_S,
+            next_run_time=_now(),  # a bot started less than an hour late posts at once
         )
     return scheduler
 

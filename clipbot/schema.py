@@ -60,4 +60,15 @@ MIGRATIONS = (
     INSERT INTO feed (id, position_ms) VALUES (1, NULL);
     INSERT INTO health (id) VALUES (1);
     """,
+    # 2: daily summaries, one row per channel and local day, written before the post goes out.
+    """
+    CREATE TABLE summaries (
+        channel_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        state TEXT NOT NULL,
+        ts TEXT,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, day)
+    );
+    """,
 )

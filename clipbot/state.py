@@ -8,6 +8,8 @@ from clipbot.records import Clip
 
 OPEN, CLAIMED, RESOLVED, FALSE_ALARM = "open", "claimed", "resolved", "false_alarm"
 CLOSED_STATES = frozenset({RESOLVED, FALSE_ALARM})
+# A daily summary's record: written before posting, settled after (or skipped when too late).
+SUMMARY_RESERVED, SUMMARY_POSTED, SUMMARY_SKIPPED = "reserved", "posted", "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +60,14 @@ class Health:
     posted_since: int
     posted_total: int
     broken: tuple[Subscription, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRecord:
+    """One channel's daily summary for one local day (`YYYY-MM-DD` in CLIPBOT_TIMEZONE)."""
+
+    channel_id: str
+    day: str
+    state: str
+    at_ms: int  # when it was reserved (or skipped), by this machine's clock
+    ts: str | None = None

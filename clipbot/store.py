@@ -22,9 +22,11 @@ from clipbot.state import (
     CLOSED_STATES,
     FALSE_ALARM,
     RESOLVED,
+    SUMMARY_RESERVED,
     Card,
     Health,
     Subscription,
+    SummaryRecord,
 )
 
 
@@ -339,6 +341,63 @@ class SqliteStore:
                     (card.clip.uuid, card.channel_id),
                 ).rowcount
             )
+
+    def posted_in(self, channel_id: str, since_ms: int) -> list[Card]:
+        """The channel's clips posted (confirmed) since `since_ms`, oldest first."""
+        return self.cards(
+            "channel_id = ? AND ts IS NOT NULL AND posted_at_ms >= ?", (channel_id, since_ms)
+        )
+
+    def first_claims(self, channel_id: str, since_ms: int) -> dict[str, int]:
+        """Clip uuid → when it was first claimed (ms), for clips in the channel claimed since."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT clip_uuid, MIN(at_ms) FROM triage_events WHERE channel_id = ?"
+                " AND to_state = ? AND at_ms >= ? GROUP BY clip_uuid",
+                (channel_id, CLAIMED, since_ms),
+            ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    # -- daily summaries ----------------------------------------------------------------------
+
+    def reserve_summary(self, record: SummaryRecord) -> bool:
+        """Writes the day's record for the channel; False if it already had one (so: no post)."""
+        with self._tx() as db:
+            return bool(
+                db.execute(
+                    "INSERT INTO summaries (channel_id, day, state, ts, at_ms)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, day) DO NOTHING",
+                    (record.channel_id, record.day, record.state, record.ts, record.at_ms),
+                ).rowcount
+            )
+
+    def settle_summary(self, channel_id: str, day: str, state: str, ts: str | None) -> None:
+        """Moves a reserved summary to `state` (posted with its `ts`, or skipped)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE summaries SET state = ?, ts = ? WHERE channel_id = ? AND day = ?",
+                (state, ts, channel_id, day),
+            )
+
+    def release_summary(self, channel_id: str, day: str) -> None:
+        """Forgets a reservation whose summary was certainly not posted, so it is tried again."""
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM summaries WHERE channel_id = ? AND day = ? AND state = ?",
+                (channel_id, day, SUMMARY_RESERVED),
+            )
+
+    def summaries(self, state: str | None = None) -> list[SummaryRecord]:
+        """Summary records (in one state, when given), oldest day first."""
+        sql = "SELECT * FROM summaries"
+        args: tuple[str, ...] = ()
+        if state is not None:
+            sql, args = sql + " WHERE state = ?", (state,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY day, channel_id", args).fetchall()
+        return [
+            SummaryRecord(r["channel_id"], r["day"], r["state"], r["at_ms"], r["ts"]) for r in rows
+        ]
 
     # -- health -----------------------------------------------------------------------------
 

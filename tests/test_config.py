@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from clipbot.config import ConfigError, Secret, Settings, load_env
+from clipbot.config import ConfigError, Secret, Settings, load_env, machine_zone
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
@@ -44,6 +46,8 @@ class TestSettings:
             http_port=None,
             admins=frozenset(),
             log_level="INFO",
+            timezone=machine_zone(),
+            summary_at=None,
             log_format="text",
             metrics_port=None,
         )
@@ -152,6 +156,27 @@ class TestSettings:
             {**GOOD, "CLIPBOT_ADMINS": "U1AA, W2BB", "CLIPBOT_LOG_LEVEL": "debug"}
         )
         assert (settings.admins, settings.log_level) == (frozenset({"U1AA", "W2BB"}), "DEBUG")
+
+    def test_timezone_and_summary_time(self) -> None:
+        """An IANA zone and an HH:MM time are read as such."""
+        settings = Settings.from_env(
+            {**GOOD, "CLIPBOT_TIMEZONE": "Europe/Berlin", "CLIPBOT_SUMMARY_AT": "7:05"}
+        )
+        assert (settings.timezone, settings.summary_at) == (ZoneInfo("Europe/Berlin"), time(7, 5))
+
+    @pytest.mark.parametrize("value", ["8", "24:00", "08:60", "08:5", "8h", "０8:00", "08:00:00"])
+    def test_bad_summary_time(self, value: str) -> None:
+        """Anything but a 24-hour HH:MM is named."""
+        assert problems({**GOOD, "CLIPBOT_SUMMARY_AT": value}) == [
+            f"CLIPBOT_SUMMARY_AT: {value!r} is not a time of day as HH:MM (like 08:30)"
+        ]
+
+    @pytest.mark.parametrize("value", ["Mars/Olympus", "../etc/passwd", "CEST+2"])
+    def test_bad_timezone(self, value: str) -> None:
+        """A zone that is not in the IANA database is named."""
+        assert problems({**GOOD, "CLIPBOT_TIMEZONE": value}) == [
+            f"CLIPBOT_TIMEZONE: {value!r} is not an IANA time zone (like Europe/Berlin)"
+        ]
 
 
 class TestLoadEnv:

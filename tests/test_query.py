@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clipbot.query import ListQuery, ParseError, SubscribeQuery, Verb, parse
+from clipbot.query import ListQuery, ParseError, ReportQuery, SubscribeQuery, Verb, parse
 
 
 class TestValid:
@@ -52,6 +52,9 @@ class TestValid:
             ("open", Verb("open")),
             ("Status", Verb("status")),
             ("help", Verb("help")),
+            ("report", ReportQuery(window_ms=7 * 86_400_000)),
+            ("report 24h", ReportQuery(window_ms=24 * 3_600_000)),
+            ("Report since:30d", ReportQuery(window_ms=30 * 86_400_000)),
         ],
     )
     def test_parses(self, text: str, expected: object) -> None:
@@ -93,6 +96,9 @@ class TestErrors:
                 "subscribe since:1h",
                 "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`.",
             ),
+            ("report soon", "`report soon`: give a duration up to 366d, like 24h or 7d."),
+            ("report 999w", "`report 999w`: give a duration up to 366d, like 24h or 7d."),
+            ("report 1d 2d", "`report` takes one duration, like 24h or 7d (got `2d`)."),
             ("x" * 501, "That is 501 characters; /clips takes at most 500."),
         ],
     )
@@ -105,7 +111,7 @@ class TestErrors:
 def test_no_text_raises(text: str) -> None:
     """Whatever is typed, parse answers with a command or an error, never an exception."""
     result = parse(text)
-    assert isinstance(result, ListQuery | SubscribeQuery | Verb | ParseError)
+    assert isinstance(result, ListQuery | SubscribeQuery | ReportQuery | Verb | ParseError)
 
 
 @given(
@@ -119,4 +125,4 @@ def test_no_text_raises(text: str) -> None:
 def test_grammar_fragments_never_raise(parts: list[str]) -> None:
     """Fragments of the grammar, glued at random, never raise."""
     result = parse("".join(parts))
-    assert isinstance(result, ListQuery | SubscribeQuery | Verb | ParseError)
+    assert isinstance(result, ListQuery | SubscribeQuery | ReportQuery | Verb | ParseError)

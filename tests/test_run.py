@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from clipbot.state import Subscription
+from clipbot.store import SqliteStore
 from tests.bolt import eventually
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
@@ -193,3 +196,39 @@ class TestHttpMode:
         finally:
             assert bot.stop() == 0
         assert [s for s in SECRETS if s in bot.stderr] == []
+
+
+class TestDailySummary:
+    def test_posted_at_start_once_across_a_restart(
+        self, run_env: dict[str, str], slack: FakeSlack, tmp_path: Path
+    ) -> None:
+        """A bot started minutes after CLIPBOT_SUMMARY_AT posts the day's summary; started again,
+        it does not post it twice."""
+        now = datetime.now(UTC)
+        store = SqliteStore(str(tmp_path / "clipbot.db"))
+        day_ago = int(now.timestamp() * 1000) - 86_400_000
+        store.subscribe(Subscription("C1", "T0001", "U1", day_ago, day_ago))
+        store.close()
+        at = (now - timedelta(minutes=2)).strftime("%H:%M")
+        env = {
+            **run_env,
+            "CLIPBOT_HTTP_PORT": str(free_port()),
+            "CLIPBOT_TIMEZONE": "UTC",
+            "CLIPBOT_SUMMARY_AT": at,
+        }
+
+        def summaries() -> list[str]:
+            return [
+                m.ts
+                for m in slack.posts("C1")
+                if (m.metadata or {}).get("event_type") == "clipbot_summary"
+            ]
+
+        for run in range(2):
+            bot = Process(["run"], env, tmp_path)
+            try:
+                assert eventually(lambda b=bot: "summary ran" in b.stderr, timeout=30), bot.stderr
+            finally:
+                assert bot.stop() == 0
+            assert len(summaries()) == 1, (run, bot.stderr)
+        assert slack.posts("C1")[0].text.startswith("Daily summary — ")

@@ -14,11 +14,13 @@ from clipbot import replies
 from clipbot.blocks import Message
 from clipbot.listing import Cursor, search
 from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
-from clipbot.query import ListQuery, ParseError, SubscribeQuery, Verb, parse
+from clipbot.query import ListQuery, ParseError, ReportQuery, SubscribeQuery, Verb, parse
+from clipbot.report import window_text
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.requests import CommandRequest
 from clipbot.state import Card, Subscription
+from clipbot.summary import channel_report
 
 CANNOT_SEE = (
     "I can't post in this channel yet. In a private channel, invite me first with "
@@ -43,7 +45,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def answer(
-    command: ListQuery | SubscribeQuery | Verb,
+    command: ListQuery | SubscribeQuery | ReportQuery | Verb,
     request: CommandRequest,
     deps: Deps,
     client: WebClient,
@@ -53,6 +55,12 @@ def answer(
         return list_clips(command, request.text, deps)
     if isinstance(command, SubscribeQuery):
         return subscribe(command, request, deps, client)
+    if isinstance(command, ReportQuery):
+        heading = f"Report — last {window_text(command.window_ms)}"
+        message = channel_report(
+            deps.store, request.channel_id, deps.now_ms(), command.window_ms, heading
+        )
+        return {"response_type": "ephemeral", **message}
     if command.name == "unsubscribe":
         return unsubscribe(request, deps, client)
     if command.name == "subscriptions":
