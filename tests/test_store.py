@@ -8,6 +8,7 @@ import pytest
 
 from clipbot import store as store_module
 from clipbot.config import ConfigError
+from clipbot.schema import MIGRATIONS
 from clipbot.state import Subscription
 from clipbot.store import SqliteStore, open_store
 
@@ -22,7 +23,7 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
     first.advance(42)
     first.close()
     again = SqliteStore(path)
-    assert (again.subscriptions(), again.position(), again.schema_version) == ([SUB], 42, 1)
+    assert (again.subscriptions(), again.position(), again.schema_version) == ([SUB], 42, len(MIGRATIONS))
     again.close()
 
 
@@ -32,15 +33,16 @@ def test_upgrade_runs_only_new_migrations(tmp_path: Path, monkeypatch: pytest.Mo
     old = SqliteStore(path)
     old.subscribe(SUB)
     old.close()
+    latest = len(MIGRATIONS) + 1
     monkeypatch.setattr(
         store_module,
         "MIGRATIONS",
         (*store_module.MIGRATIONS, "ALTER TABLE subscriptions ADD COLUMN label TEXT"),
     )
     new = SqliteStore(path)
-    assert (new.schema_version, new.subscriptions()) == (2, [SUB])
+    assert (new.schema_version, new.subscriptions()) == (latest, [SUB])
     new.close()
-    assert SqliteStore(path).schema_version == 2
+    assert SqliteStore(path).schema_version == latest
 
 
 def test_position_never_moves_back(tmp_path: Path) -> None:
