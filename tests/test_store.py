@@ -23,7 +23,11 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
     first.advance(42)
     first.close()
     again = SqliteStore(path)
-    assert (again.subscriptions(), again.position(), again.schema_version) == ([SUB], 42, len(MIGRATIONS))
+    assert (again.subscriptions(), again.position(), again.schema_version) == (
+        [SUB],
+        42,
+        len(MIGRATIONS),
+    )
     again.close()
 
 
