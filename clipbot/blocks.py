@@ -87,8 +87,11 @@ def cameras_text(names: tuple[str, ...]) -> str:
     return escape(", ".join(names)) if names else "no camera"
 
 
-def clip_card(card: Card, console_url: str) -> Message:
-    """The whole card for one posted clip: facts, thumbnail, triage state and buttons."""
+def clip_card(card: Card, console_url: str, *, share: bool = True) -> Message:
+    """The whole card for one posted clip: facts, thumbnail, triage state and buttons.
+
+    `share` False leaves the Share link button out (CLIPBOT_SHARE=off).
+    """
     clip = card.clip
     blocks: list[dict[str, Any]] = [
         section(f"*{linked_title(console_url, clip)}*" + _description(clip)),
@@ -103,7 +106,7 @@ def clip_card(card: Card, console_url: str) -> Message:
             }
         )
     blocks.append({"type": "context", "elements": [mrkdwn(state_line(card))]})
-    blocks.append(triage_buttons(card))
+    blocks.append(triage_buttons(card, share=share))
     return {"text": f"New clip: {escape(title_of(clip))}", "blocks": blocks}
 
 
@@ -116,7 +119,7 @@ def state_line(card: Card) -> str:
     return line
 
 
-def triage_buttons(card: Card) -> dict[str, Any]:
+def triage_buttons(card: Card, *, share: bool = True) -> dict[str, Any]:
     """The buttons for the card's state; block_id carries the version the presser saw."""
     uuid = card.clip.uuid
     buttons = [_button("Claim", CLAIM, uuid)]
@@ -127,7 +130,8 @@ def triage_buttons(card: Card) -> dict[str, Any]:
             _button("Resolve", RESOLVE, uuid, style="primary"),
             _button("False alarm", FALSE_ALARM_ACTION, uuid),
         ]
-    buttons.append(_button("Share link", SHARE, uuid))
+    if share:
+        buttons.append(_button("Share link", SHARE, uuid))
     return {"type": "actions", "block_id": f"{TRIAGE_BLOCK}:{card.version}", "elements": buttons}
 
 

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tzlocal
 from dotenv import dotenv_values
 
+from clipbot.access import Access, SharePolicy
+
 AUTH_SCHEMES = ("api-token", "partner-api-token")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
@@ -73,6 +75,7 @@ class Settings:
     remind_minutes: int
     http_port: int | None
     admins: frozenset[str]
+    share: SharePolicy
     log_level: str
     timezone: ZoneInfo
     summary_at: time | None
@@ -82,6 +85,11 @@ class Settings:
     @property
     def socket_mode(self) -> bool:
         return self.http_port is None
+
+    @property
+    def access(self) -> Access:
+        """CLIPBOT_ADMINS and CLIPBOT_SHARE, for the parts that decide who may do what."""
+        return Access(self.admins, self.share)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -133,6 +141,9 @@ class Settings:
             remind_minutes=reader.number("CLIPBOT_REMIND_MINUTES", 30, low=0, high=7 * 24 * 60),
             http_port=http_port,
             admins=reader.user_ids("CLIPBOT_ADMINS"),
+            share=SharePolicy(
+                reader.choice("CLIPBOT_SHARE", "everyone", tuple(SharePolicy), lower=True)
+            ),
             log_level=reader.choice("CLIPBOT_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             timezone=reader.zone("CLIPBOT_TIMEZONE"),
             summary_at=reader.clock_time("CLIPBOT_SUMMARY_AT"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks
+from clipbot.access import Access
 from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
@@ -66,6 +67,7 @@ class Poller:
         *,
         console_url: str,
         digest_threshold: int,
+        access: Access | None = None,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         workers: int = 4,
     ) -> None:
@@ -74,6 +76,7 @@ class Poller:
         self.poster = poster
         self.console_url = console_url
         self.digest_threshold = digest_threshold
+        self.access = access or Access()  # who may do what: admins, CLIPBOT_SHARE
         self.now_ms = now_ms
         self.workers = workers
         self.stopping = threading.Event()  # set on shutdown: the cycle stops between two posts
@@ -96,7 +99,8 @@ class Poller:
         result = CycleResult()
         if not dry_run:
             self._reconcile()
-        subs = [s for s in self.store.subscriptions() if not s.broken]
+        # A private:yes that no admin made gets no private clips (see clipbot.access).
+        subs = [self.access.effective(s) for s in self.store.subscriptions() if not s.broken]
         if subs:
             self._deliver_new(subs, result, dry_run)
         if not dry_run:
@@ -201,7 +205,8 @@ class Poller:
                 for card in cards:
                     if self.stopping.is_set():
                         raise _Stopping
-                    message = blocks.clip_card(card, self.console_url)
+                    share = self.access.share_shown
+                    message = blocks.clip_card(card, self.console_url, share=share)
                     self._send([card], message, blocks.clip_metadata(card.clip))
                     outcome.posted += 1
         except ChannelBroken as exc:
@@ -279,13 +284,27 @@ class Poller:
             thumbnail = self._thumbnail(clip)
             for card in cards:
                 self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
-                redraw(self.store, self.poster, uuid, card.channel_id, self.console_url)
+                redraw(
+                    self.store,
+                    self.poster,
+                    uuid,
+                    card.channel_id,
+                    self.console_url,
+                    share=self.access.share_shown,
+                )
                 result.updated += 1
 
     def _show_pending_thumbnails(self, result: CycleResult) -> None:
         """Adds thumbnails Slack was not ready to show when their card was posted."""
         for card in self.store.thumbnails_pending(self.now_ms() - RECHECK_MS):
-            if redraw(self.store, self.poster, card.clip.uuid, card.channel_id, self.console_url):
+            if redraw(
+                self.store,
+                self.poster,
+                card.clip.uuid,
+                card.channel_id,
+                self.console_url,
+                share=self.access.share_shown,
+            ):
                 result.updated += 1
 
 

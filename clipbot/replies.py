@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clipbot.access import Access, flag_line
 from clipbot.blocks import (
     Message,
     age,
@@ -120,10 +121,11 @@ def announcement(user_id: str, sub: Subscription) -> str:
     return f"<@{user_id}> subscribed this channel to new clips from {describe_subscription(sub)}."
 
 
-def subscriptions_reply(subs: list[Subscription]) -> Message:
+def subscriptions_reply(subs: list[Subscription], access: Access) -> Message:
+    """The workspace's subscriptions; a `private:yes` no admin made is flagged."""
     if not subs:
         return text_reply("No channel is subscribed yet. Use `/clips subscribe` in a channel.")
-    lines = [_subscription_line(s) for s in subs]
+    lines = [_subscription_line(s, access) for s in subs]
     return {
         "response_type": "ephemeral",
         "text": f"{len(subs)} subscription{_s(len(subs))}",
@@ -131,18 +133,22 @@ def subscriptions_reply(subs: list[Subscription]) -> Message:
     }
 
 
-def _subscription_line(sub: Subscription) -> str:
+def _subscription_line(sub: Subscription, access: Access) -> str:
     line = (
         f"• <#{sub.channel_id}> — {describe_subscription(sub)} — "
         f"by <@{sub.created_by}>, {slack_date(sub.created_at_ms)}"
     )
+    if access.flagged(sub):
+        line += f" — :warning: {flag_line(sub)}"
     if sub.broken:
         line += f" — :warning: cannot post here ({escape(sub.broken)}): invite clipbot, resubscribe"
     return line
 
 
-def health_lines(health: Health, now_ms: int, poll_seconds: int) -> list[str]:
-    """The poller's health, for an operator at a glance."""
+def health_lines(
+    health: Health, now_ms: int, poll_seconds: int, flagged: list[Subscription] | None = None
+) -> list[str]:
+    """The poller's health, for an operator at a glance; `flagged`: see Access.flagged."""
     healthy = (
         health.last_success_ms is not None
         and now_ms - health.last_success_ms <= 3 * poll_seconds * 1000
@@ -167,11 +173,15 @@ def health_lines(health: Health, now_ms: int, poll_seconds: int) -> list[str]:
     lines.append(f"Clips posted today: {health.posted_since} ({health.posted_total} in all)")
     for sub in health.broken:
         lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
+    for sub in flagged or ():
+        lines.append(f":warning: <#{sub.channel_id}>: {flag_line(sub)}")
     return lines
 
 
-def status_reply(health: Health, now_ms: int, poll_seconds: int) -> Message:
-    return text_reply("\n".join(health_lines(health, now_ms, poll_seconds)))
+def status_reply(
+    health: Health, now_ms: int, poll_seconds: int, flagged: list[Subscription]
+) -> Message:
+    return text_reply("\n".join(health_lines(health, now_ms, poll_seconds, flagged)))
 
 
 def open_reply(cards: list[tuple[Card, str | None]], now_ms: int) -> Message:
@@ -198,16 +208,21 @@ def home_view(
     now_ms: int,
     poll_seconds: int,
     console_url: str,
+    access: Access,
 ) -> dict[str, Any]:
     """The App Home tab: health, subscriptions, and the five newest clips (or why not)."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "clipbot"}},
-        section("\n".join(health_lines(health, now_ms, poll_seconds))),
+        section(
+            "\n".join(
+                health_lines(health, now_ms, poll_seconds, [s for s in subs if access.flagged(s)])
+            )
+        ),
         {"type": "divider"},
         section(
             "*Subscriptions*\n"
             + (
-                "\n".join(_subscription_line(s) for s in subs)
+                "\n".join(_subscription_line(s, access) for s in subs)
                 or "None yet. Use `/clips subscribe` in a channel."
             )
         ),

@@ -60,6 +60,7 @@ def build_parts(settings: Settings) -> Parts:
         poster,
         console_url=settings.rhombus_console_url,
         digest_threshold=settings.digest_threshold,
+        access=settings.access,
     )
     return Parts(settings, store, rhombus, poster, poller)
 
@@ -142,8 +143,10 @@ def _serve(parts: Parts, stop: threading.Event) -> int:
         admins=settings.admins,
         poll_seconds=settings.poll_seconds,
         share_hours=settings.share_hours,
+        share=settings.share,
     )
     app = build_app(deps, parts.poster.client, settings.slack_signing_secret.reveal())
+    _warn_flagged(parts)
     scheduler = _scheduler(parts)
     try:
         close = _start_slack(app, settings)
@@ -162,6 +165,18 @@ def _serve(parts: Parts, stop: threading.Event) -> int:
     scheduler.shutdown(wait=True)
     log.info("stopped")
     return 0
+
+
+def _warn_flagged(parts: Parts) -> None:
+    """Says once, at start, which `private:yes` subscriptions no admin made (see clipbot.access)."""
+    for sub in parts.store.subscriptions():
+        if parts.settings.access.flagged(sub):
+            log.warning(
+                "subscription of %s: private:yes was set by %s, who is not in CLIPBOT_ADMINS;"
+                " its private clips are held back until an admin subscribes it again",
+                sub.channel_id,
+                sub.created_by,
+            )
 
 
 def _scheduler(parts: Parts) -> BackgroundScheduler:

@@ -109,12 +109,13 @@ def press(
     note: str | None,
     at_ms: int,
     console_url: str,
+    share: bool = True,
 ) -> str | None:
     """Applies a press and shows it (card redrawn, one thread reply); the refusal, if any."""
     outcome = apply(store, card, action, user, seen_version=seen_version, note=note, at_ms=at_ms)
     if outcome.card is None or outcome.card.ts is None:
         return outcome.refusal
-    redraw(store, poster, card.clip.uuid, card.channel_id, console_url)
+    redraw(store, poster, card.clip.uuid, card.channel_id, console_url, share=share)
     try:
         poster.reply(card.channel_id, outcome.card.ts, outcome.thread_text or "")
     except (SlackApiError, SlackClientError) as exc:
@@ -123,9 +124,17 @@ def press(
 
 
 def redraw(
-    store: SqliteStore, poster: SlackPoster, clip_uuid: str, channel: str, console_url: str
+    store: SqliteStore,
+    poster: SlackPoster,
+    clip_uuid: str,
+    channel: str,
+    console_url: str,
+    *,
+    share: bool = True,
 ) -> bool:
     """Edits a card to show what the store holds now (the one way cards are redrawn).
+
+    `share` False leaves the Share link button out (CLIPBOT_SHARE=off).
 
     False when the edit failed or its thumbnail had to be left out, so it is worth another try.
     """
@@ -133,7 +142,7 @@ def redraw(
     if card is None or card.ts is None or card.kind != "card":
         return True
     try:
-        shown = poster.update(channel, card.ts, blocks.clip_card(card, console_url))
+        shown = poster.update(channel, card.ts, blocks.clip_card(card, console_url, share=share))
     except (SlackApiError, SlackClientError) as exc:
         log.warning("could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc))
         return False

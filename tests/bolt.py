@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
+from clipbot.access import SharePolicy
 from clipbot.slack.app import Deps, build_app
 from tests.fakes.slack import SIGNING_SECRET
 from tests.world import CONSOLE, World
@@ -29,7 +30,12 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 class Bot:
     """The Bolt app over a World, with helpers that send it Slack payloads."""
 
-    def __init__(self, world: World, admins: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        world: World,
+        admins: frozenset[str] = frozenset(),
+        share: SharePolicy = SharePolicy.EVERYONE,
+    ) -> None:
         self.world = world
         self.deps = Deps(
             store=world.store,
@@ -39,6 +45,7 @@ class Bot:
             admins=admins,
             poll_seconds=30,
             share_hours=24,
+            share=share,
             now_ms=lambda: world.now[0],
         )
         self.app: App = build_app(self.deps, world.web, SIGNING_SECRET)

@@ -229,8 +229,9 @@ class TestSubscriptions:
             == "<@U9> subscribed this channel to new clips from cameras matching “dock”, at least 1m 00s long."
         )
 
-    def test_resubscribe_replaces(self, bot: Bot, world: World) -> None:
+    def test_resubscribe_replaces(self, world: World) -> None:
         """Subscribing again replaces the channel's subscription and says so."""
+        bot = Bot(world, admins=frozenset({"U1"}))
         bot.command("subscribe")
         bot.next_response()
         bot.command("subscribe private:yes")

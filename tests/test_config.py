@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from clipbot.access import Access, SharePolicy
 from clipbot.config import ConfigError, Secret, Settings, load_env, machine_zone
 
 GOOD = {
@@ -45,6 +46,7 @@ class TestSettings:
             remind_minutes=30,
             http_port=None,
             admins=frozenset(),
+            share=SharePolicy.EVERYONE,
             log_level="INFO",
             timezone=machine_zone(),
             summary_at=None,
@@ -176,6 +178,15 @@ class TestSettings:
         """A zone that is not in the IANA database is named."""
         assert problems({**GOOD, "CLIPBOT_TIMEZONE": value}) == [
             f"CLIPBOT_TIMEZONE: {value!r} is not an IANA time zone (like Europe/Berlin)"
+        ]
+
+    def test_share_policy(self) -> None:
+        """CLIPBOT_SHARE is everyone, admins or off (any case); anything else is named."""
+        settings = Settings.from_env({**GOOD, "CLIPBOT_SHARE": "Admins", "CLIPBOT_ADMINS": "U1"})
+        assert settings.access == Access(frozenset({"U1"}), SharePolicy.ADMINS)
+        assert Settings.from_env({**GOOD, "CLIPBOT_SHARE": "off"}).share is SharePolicy.OFF
+        assert problems({**GOOD, "CLIPBOT_SHARE": "nobody"}) == [
+            "CLIPBOT_SHARE: 'nobody' is not one of everyone, admins, off"
         ]
 
 

@@ -9,6 +9,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from clipbot.access import Access
 from clipbot.config import Secret
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
@@ -32,6 +33,8 @@ class World:
     page_size: int = 100
     digest_threshold: int = 20
     now: list[int] = field(default_factory=lambda: [T0 + 3_600_000])
+    # The poller's access: world.subscribe() subscribes as UADMIN, an admin.
+    access: Access = field(default_factory=lambda: Access(frozenset({"UADMIN"})))
 
     def __post_init__(self) -> None:
         self._http: list[httpx.Client] = []
@@ -64,6 +67,7 @@ class World:
             self.poster,
             console_url=CONSOLE,
             digest_threshold=self.digest_threshold,
+            access=self.access,
             now_ms=lambda: self.now[0],
         )
 

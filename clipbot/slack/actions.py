@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from clipbot import blocks, replies, triage
+from clipbot import access, blocks, replies, triage
 from clipbot.listing import Cursor
 from clipbot.query import ListQuery, parse
 from clipbot.rhombus import RhombusError
@@ -101,6 +101,9 @@ def register(app: App, deps: Deps) -> None:
     @app.action(blocks.SHARE)
     def share(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
+        if not deps.access.may_share(ActionRequest.from_body(body).user_id):
+            _tell(respond, access.share_refusal(deps.share))  # CLIPBOT_SHARE; a forged press too
+            return
         request, card = _pressed(deps, body, respond)
         if card is None or card.ts is None:
             return
@@ -167,6 +170,7 @@ def _press(
         note=note,
         at_ms=deps.now_ms(),
         console_url=deps.console_url,
+        share=deps.access.share_shown,
     )
 
 

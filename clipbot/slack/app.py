@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from clipbot.access import Access, SharePolicy
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
 from clipbot.store import SqliteStore
@@ -32,7 +33,13 @@ class Deps:
     admins: frozenset[str] = frozenset()
     poll_seconds: int = 30
     share_hours: int = 24
+    share: SharePolicy = SharePolicy.EVERYONE
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+
+    @property
+    def access(self) -> Access:
+        """Who may do what (CLIPBOT_ADMINS, CLIPBOT_SHARE); see clipbot.access."""
+        return Access(self.admins, self.share)
 
     def today_ms(self) -> int:
         """Local midnight today, for "clips posted today"."""

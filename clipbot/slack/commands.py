@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from clipbot import replies
+from clipbot.access import PRIVATE_NEEDS_ADMINS
 from clipbot.blocks import Message
 from clipbot.listing import Cursor, search
 from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
@@ -64,11 +65,12 @@ def answer(
     if command.name == "unsubscribe":
         return unsubscribe(request, deps, client)
     if command.name == "subscriptions":
-        return replies.subscriptions_reply(deps.store.subscriptions(request.team_id))
+        return replies.subscriptions_reply(deps.store.subscriptions(request.team_id), deps.access)
     if command.name == "open":
         return open_clips(request, deps, client)
+    flagged = [s for s in deps.store.subscriptions(request.team_id) if deps.access.flagged(s)]
     return replies.status_reply(
-        deps.store.health(deps.today_ms()), deps.now_ms(), deps.poll_seconds
+        deps.store.health(deps.today_ms()), deps.now_ms(), deps.poll_seconds, flagged
     )
 
 
@@ -85,6 +87,8 @@ def subscribe(
 ) -> Message:
     if refusal := _admin_refusal(request, deps):
         return replies.text_reply(refusal)
+    if query.include_private and not deps.admins:
+        return replies.text_reply(PRIVATE_NEEDS_ADMINS)
     if request.channel_id.startswith("D"):
         return replies.text_reply(NOT_A_CHANNEL)
     try:

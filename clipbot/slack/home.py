@@ -37,4 +37,5 @@ def home(deps: Deps, team_id: str) -> dict[str, Any]:
         deps.now_ms(),
         deps.poll_seconds,
         deps.console_url,
+        deps.access,
     )
