@@ -135,7 +135,7 @@ class TestSharePolicy:
                 "Sharing clips from Slack is turned off here (CLIPBOT_SHARE=off)."
             )
             bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
-            eventually(lambda: world.slack.posts("C1")[0].edits)
+            eventually(lambda: slack.replies("C1", card.ts))  # the edit comes before the reply
             assert buttons(world.slack.posts("C1")[0]) == ["Claim", "Resolve", "False alarm"]
             assert rhombus.shares == []
             assert [m.text for m in slack.replies("C1", card.ts)] == [
