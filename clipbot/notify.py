@@ -56,7 +56,7 @@ class SlackPoster:
         client: WebClient,
         *,
         pace_seconds: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client

@@ -61,7 +61,7 @@ class RhombusClient:
         media_url: str,
         *,
         page_size: int = PAGE_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         jitter: Callable[[float, float], float] = random.uniform,

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import triage, wiring
+from clipbot import jobs, triage, wiring
 from clipbot.cli import slack_credentials_problem
 from clipbot.config import ConfigError, Settings
-from clipbot.notify import SlackPoster, slack_error
+from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError
 from clipbot.slack.app import Deps, build_app
+from clipbot.stopping import Busy, ListenerPool, Stop, Stopped, abandon
 from clipbot.store import SqliteStore, open_store
 from clipbot.summary import DailySummary
 
@@ -49,11 +49,14 @@ class Parts:
         self.store.close()
 
 
-def build_parts(settings: Settings) -> Parts:
-    """Store, clients and poller for `settings`; ConfigError for an unusable database URL."""
+def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
+    """Store, clients and poller for `settings`; ConfigError for an unusable database URL.
+    With `stop`, every wait wakes on it and Rhombus calls in flight are cut by it."""
     store = open_store(settings.database_url)
-    rhombus = wiring.rhombus_client(settings)
-    poster = SlackPoster(wiring.slack_client(settings))
+    rhombus = wiring.rhombus_client(settings, stop=stop)
+    poster = SlackPoster(
+        wiring.slack_client(settings, stop=stop), sleep=stop.wait if stop else time.sleep
+    )
     poller = Poller(
         store,
         rhombus,
@@ -65,10 +68,10 @@ def build_parts(settings: Settings) -> Parts:
     return Parts(settings, store, rhombus, poster, poller)
 
 
-def _parts_or_report(settings: Settings) -> Parts | None:
+def _parts_or_report(settings: Settings, stop: Stop | None = None) -> Parts | None:
     """The parts, or None after saying which setting makes them impossible."""
     try:
-        return build_parts(settings)
+        return build_parts(settings, stop)
     except ConfigError as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
         return None
@@ -100,9 +103,20 @@ def poll_once_command(settings: Settings, *, dry_run: bool) -> int:
     return 1 if result.failed else 0
 
 
-def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
-    """`clipbot run`: serves Slack and polls until SIGTERM/SIGINT (or `stop` is set)."""
-    parts = _parts_or_report(settings)
+def run_bot(settings: Settings, stop: Stop | None = None) -> int:
+    """`clipbot run`: serves Slack and polls until SIGTERM/SIGINT (or `stop` is set), then
+    stops within the grace (see clipbot.stopping)."""
+    stop = stop or _stop_on_signals()
+    done = threading.Event()
+    stop.watchdog(done)
+    try:
+        return _run(settings, stop)
+    finally:
+        done.set()
+
+
+def _run(settings: Settings, stop: Stop) -> int:
+    parts = _parts_or_report(settings, stop)
     if parts is None:
         return 2
     try:
@@ -110,8 +124,10 @@ def run_bot(settings: Settings, stop: threading.Event | None = None) -> int:
         if problem:
             print(f"clipbot: {problem}", file=sys.stderr)
             return 1
-        stop = stop or _stop_on_signals()
         return _serve(parts, stop)
+    except Stopped:
+        log.info("stopped while starting")
+        return 0
     finally:
         parts.close()
 
@@ -133,7 +149,7 @@ def _credentials_problem(parts: Parts) -> str | None:
     return None
 
 
-def _serve(parts: Parts, stop: threading.Event) -> int:
+def _serve(parts: Parts, stop: Stop) -> int:
     settings = parts.settings
     deps = Deps(
         store=parts.store,
@@ -145,9 +161,12 @@ def _serve(parts: Parts, stop: threading.Event) -> int:
         share_hours=settings.share_hours,
         share=settings.share,
     )
-    app = build_app(deps, parts.poster.client, settings.slack_signing_secret.reveal())
+    busy = Busy()
+    listeners = ListenerPool(busy)
+    secret = settings.slack_signing_secret.reveal()
+    app = build_app(deps, parts.poster.client, secret, listener_executor=listeners)
     _warn_flagged(parts)
-    scheduler = _scheduler(parts)
+    scheduler = jobs.scheduler(_jobs(parts), busy)
     try:
         close = _start_slack(app, settings)
     except SlackApiError as exc:
@@ -161,8 +180,12 @@ def _serve(parts: Parts, stop: threading.Event) -> int:
     stop.wait()
     log.info("stopping")
     parts.poller.stopping.set()
-    close()
-    scheduler.shutdown(wait=True)
+    close()  # no new Slack requests
+    scheduler.shutdown(wait=False)  # no new runs
+    listeners.shutdown(wait=False)
+    if not busy.wait_idle(stop.remaining()):
+        # The store and clients stay open for what still runs; the process ends here.
+        abandon(f"stopping took longer than {stop.grace_s:g}s")
     log.info("stopped")
     return 0
 
@@ -179,36 +202,18 @@ def _warn_flagged(parts: Parts) -> None:
             )
 
 
-def _scheduler(parts: Parts) -> BackgroundScheduler:
+def _jobs(parts: Parts) -> dict[str, jobs.Every]:
     settings = parts.settings
-    scheduler = BackgroundScheduler()
-    scheduler.add_job(
-        _guarded("poll", lambda: _poll(parts.poller)),
-        "interval",
-        seconds=settings.poll_seconds,
-        id="poll",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=settings.poll_seconds,
-        next_run_time=_now(),
-    )
+    named = {"poll": jobs.Every(lambda: _poll(parts.poller), settings.poll_seconds, at_once=True)}
     if settings.remind_minutes > 0:
-        scheduler.add_job(
-            _guarded(
-                "remind",
-                lambda: triage.remind_unclaimed(
-                    parts.store,
-                    parts.poster,
-                    minutes=settings.remind_minutes,
-                    now_ms=lambda: int(time.time() * 1000),
-                ),
+        named["remind"] = jobs.Every(
+            lambda: triage.remind_unclaimed(
+                parts.store,
+                parts.poster,
+                minutes=settings.remind_minutes,
+                now_ms=lambda: int(time.time() * 1000),
             ),
-            "interval",
-            seconds=REMIND_EVERY_S,
-            id="remind",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=REMIND_EVERY_S,
+            REMIND_EVERY_S,
         )
     if settings.summary_at is not None:
         daily = DailySummary(
@@ -218,17 +223,9 @@ def _scheduler(parts: Parts) -> BackgroundScheduler:
             zone=settings.timezone,
             now_ms=lambda: int(time.time() * 1000),
         )
-        scheduler.add_job(
-            _guarded("summary", daily.run),
-            "interval",
-            seconds=SUMMARY_EVERY_S,
-            id="summary",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=SUMMARY_EVERY_S,
-            next_run_time=_now(),  # a bot started less than an hour late posts at once
-        )
-    return scheduler
+        # at_once: a bot started less than an hour late posts at once
+        named["summary"] = jobs.Every(daily.run, SUMMARY_EVERY_S, at_once=True)
+    return named
 
 
 def _poll(poller: Poller) -> None:
@@ -242,22 +239,6 @@ def _poll(poller: Poller) -> None:
             len(result.broken),
             len(result.failed),
         )
-
-
-def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
-    """A job that logs its failure in one line and lets the next run try again."""
-
-    def run() -> None:
-        try:
-            job()
-        except RhombusError as exc:
-            log.error("%s failed: %s", name, exc)
-        except (SlackApiError, SlackClientError) as exc:
-            log.error("%s failed: slack %s", name, slack_error(exc))
-        except Exception:
-            log.exception("%s failed unexpectedly", name)
-
-    return run
 
 
 def _start_slack(app: App, settings: Settings) -> Callable[[], None]:
@@ -292,8 +273,8 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("http %s", format % args)
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
+def _stop_on_signals() -> Stop:
+    stop = Stop()
 
     def handle(signum: int, frame: object) -> None:
         stop.set()
@@ -301,9 +282,3 @@ def _stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     return stop
-
-
-def _now() -> object:
-    from datetime import datetime
-
-    return datetime.now().astimezone()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -11,33 +13,44 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from clipbot.config import Settings
 from clipbot.rhombus import RhombusAuth, RhombusClient
+from clipbot.stopping import RateLimitRetry, Stop
 
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
 
-def rhombus_client(settings: Settings, http: httpx.Client | None = None) -> RhombusClient:
-    """A RhombusClient for the configured tenant."""
+def rhombus_client(
+    settings: Settings, http: httpx.Client | None = None, stop: Stop | None = None
+) -> RhombusClient:
+    """A RhombusClient for the configured tenant; with `stop`, its waits wake on the stop and
+    its connections are cut by it."""
     auth = RhombusAuth(
         api_key=settings.rhombus_api_key,
         scheme=settings.rhombus_auth_scheme,
         org_uuid=settings.rhombus_org_uuid,
     )
+    transport = stop.transport() if stop else None
     return RhombusClient(
-        http or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True),
+        http or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True, transport=transport),
         auth,
         settings.rhombus_api_url,
         settings.rhombus_media_url,
+        sleep=stop.wait if stop else time.sleep,
     )
 
 
-def slack_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A WebClient that retries connection errors and honours Slack's Retry-After on 429."""
+def slack_client(
+    settings: Settings, token: str | None = None, stop: Stop | None = None
+) -> WebClient:
+    """A WebClient that retries connection errors and honours Slack's Retry-After on 429 (with
+    `stop`, that wait wakes on the stop)."""
+    rate_limit = (
+        RateLimitRetry(stop, max_retry_count=5)
+        if stop
+        else RateLimitErrorRetryHandler(max_retry_count=5)
+    )
     return WebClient(
         token=token or settings.slack_bot_token.reveal(),
         base_url=settings.slack_api_url,
         timeout=30,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=5),
-        ],
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), rate_limit],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,8 +48,14 @@ class Deps:
         return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
-def build_app(deps: Deps, client: WebClient, signing_secret: str = "") -> App:
-    """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP."""
+def build_app(
+    deps: Deps,
+    client: WebClient,
+    signing_secret: str = "",
+    listener_executor: Executor | None = None,
+) -> App:
+    """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP, and may own
+    the thread pool listeners run in (Bolt makes its own otherwise)."""
     from clipbot.slack import actions, commands, home
 
     app = App(
@@ -56,6 +63,7 @@ def build_app(deps: Deps, client: WebClient, signing_secret: str = "") -> App:
         signing_secret=signing_secret or "socket-mode-does-not-sign",
         token_verification_enabled=False,
         logger=logging.getLogger("clipbot.slack.bolt"),
+        listener_executor=listener_executor,
     )
     commands.register(app, deps)
     actions.register(app, deps)

@@ -76,6 +76,7 @@ class FakeRhombus:
         self.shares: list[dict[str, Any]] = []
         self.requests: list[Request] = []
         self.forbidden_keys: set[str] = set()
+        self.silent = False  # True: every request is read and never answered (until stop())
         self._failures: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._route)
@@ -131,6 +132,8 @@ class FakeRhombus:
         with self._lock:
             self.requests.append(Request(method, path, headers, parsed, time.monotonic()))
             operation = path.rsplit("/", 1)[-1]
+            if self.silent:
+                return Reply(delay=3600)
             queued = self._failures.get(operation)
             if queued:
                 return queued.popleft()

@@ -1,0 +1,210 @@
+"""Stopping on time: one stop signal that every wait wakes on and that cuts open connections.
+
+SIGTERM/SIGINT must end the process within `GRACE_S` seconds whatever Rhombus or Slack are
+doing. Three things make that hold: waits (backoff, Retry-After, pacing) are `stop.wait(t)`
+rather than sleeps; HTTP connections made through `Stop.transport()` are shut down when the stop
+comes, so a call stalled on a silent server ends at once; and whatever still runs when the grace
+is over is abandoned by `Stop.watchdog`. Abandoning is safe: the store writes each card down
+before it is sent, so a later start settles anything in doubt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import httpx
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GRACE_S = 8.0  # from the signal to the end of the process, inside the contract's 10 s
+
+# httpcore's trace events that hand over a freshly opened network stream.
+_NEW_STREAM = ("connection.connect_tcp.complete", "connection.start_tls.complete")
+
+
+class Stopped(Exception):
+    """The process is stopping: the work in hand is left for the next start."""
+
+
+class Stop:
+    """The process-wide stop: `set()` once; waits wake, and open HTTP connections are cut."""
+
+    def __init__(self, grace_s: float = GRACE_S) -> None:
+        self.grace_s = grace_s
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self.at: float | None = None  # time.monotonic() of the stop
+
+    @property
+    def event(self) -> threading.Event:
+        return self._event
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float | None = None) -> bool:
+        """Sleeps up to `seconds` (None: until the stop); True when stopping."""
+        return self._event.wait(seconds)
+
+    def set(self) -> None:
+        """Stops: wakes every wait and shuts every connection made through `transport()`."""
+        with self._lock:
+            if self.at is None:
+                self.at = time.monotonic()
+            self._event.set()
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _cut(sock)
+
+    def remaining(self) -> float:
+        """Seconds of grace left (all of it before the stop)."""
+        if self.at is None:
+            return self.grace_s
+        return max(0.0, self.grace_s - (time.monotonic() - self.at))
+
+    def transport(self, **options: Any) -> httpx.HTTPTransport:
+        """An httpx transport whose connections `set()` cuts (options as httpx.HTTPTransport)."""
+        return _CuttableTransport(self, **options)
+
+    def track(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore `trace` hook: remembers each new connection's socket (cut at once if late)."""
+        if event not in _NEW_STREAM:
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.add(sock)
+            late = self._event.is_set()
+        if late:
+            _cut(sock)
+
+    def watchdog(self, done: threading.Event, exit: Callable[[int], object] = os._exit) -> None:
+        """Starts a thread that ends the process with code 1 if `done` is not set within the
+        grace after the stop: the last resort when something cannot be woken (a stalled Slack
+        call, say)."""
+
+        def watch() -> None:
+            self.wait()
+            if not done.wait(self.remaining()):
+                abandon(f"stopping took longer than {self.grace_s:g}s", exit)
+
+        threading.Thread(target=watch, name="stop-watchdog", daemon=True).start()
+
+
+class Busy:
+    """Counts work in progress (poll cycles, listeners) so a stop can wait for it to finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def task(self) -> Iterator[None]:
+        with self._idle:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Waits up to `timeout` seconds for nothing to be running; whether that happened."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+class ListenerPool(ThreadPoolExecutor):
+    """Bolt's listener threads, owned by clipbot so a stop waits for listeners to finish before
+    the store and clients they use are closed."""
+
+    def __init__(self, busy: Busy, max_workers: int = 5) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
+        self._busy = busy
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        def run() -> T:
+            with self._busy.task():
+                return fn(*args, **kwargs)
+
+        return super().submit(run)
+
+
+def abandon(reason: str, exit: Callable[[int], object] = os._exit) -> None:
+    """Ends the process now with code 1, saying why; what still runs is left for the next
+    start to settle."""
+    log.error("%s; exiting without waiting for the work still running", reason)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    exit(1)
+
+
+class _CuttableTransport(httpx.HTTPTransport):
+    def __init__(self, stop: Stop, **options: Any) -> None:
+        super().__init__(**options)
+        self._stop = stop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._stop.is_set():
+            raise Stopped("stopping: no new requests")
+        request.extensions = {**request.extensions, "trace": self._stop.track}
+        return super().handle_request(request)
+
+
+class RateLimitRetry(RetryHandler):
+    """slack_sdk retry on HTTP 429 that waits Slack's Retry-After on the stop, not in a sleep,
+    and gives up once stopping."""
+
+    def __init__(self, stop: Stop, max_retry_count: int = 5) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._stop = stop
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return not self._stop.is_set() and response is not None and response.status_code == 429
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        headers = {k.lower(): v for k, v in (response.headers if response else {}).items()}
+        try:
+            delay = float(headers.get("retry-after", ["1"])[0])
+        except ValueError:
+            delay = 1.0
+        # After a stop the 429 stands as the answer: slack_sdk raises it as `ratelimited`.
+        state.next_attempt_requested = not self._stop.wait(delay)
+        state.increment_current_attempt()
+
+
+def _cut(sock: socket.socket) -> None:
+    # shutdown() (unlike close()) wakes a thread blocked reading the socket.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
