@@ -152,7 +152,8 @@ def abandon(reason: str, exit: Callable[[int], object] = os._exit) -> None:
     start to settle."""
     log.error("%s; exiting without waiting for the work still running", reason)
     for handler in logging.getLogger().handlers:
-        handler.flush()
+        with contextlib.suppress(ValueError, OSError):  # a stream already closed: nothing to do
+            handler.flush()
     exit(1)
 
 
