@@ -22,7 +22,12 @@ CLIP_EVENT, DIGEST_EVENT = "clipbot_clip", "clipbot_digest"
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 TITLE_LIMIT = 150
-DIGEST_LINES = 40  # keeps a digest well under Slack's ~13k-character message limit
+CAMERAS_LIMIT = 120  # camera names shown in one line or field, then "+N more"
+MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100  # Slack's block limits: a message; a modal or Home tab
+# Text in one message's blocks: Slack refuses ~13k characters (msg_blocks_too_long); the rest
+# is headroom for the blocks a builder adds around its lines.
+MESSAGE_CHARS = 12_000
+DIGEST_LINES = 40
 
 STATE_LINES = {
     OPEN: "Unclaimed",
@@ -83,8 +88,17 @@ def linked_title(console_url: str, clip: Clip) -> str:
     return f"<{console_link(console_url, clip)}|{escape(title_of(clip))}>"
 
 
-def cameras_text(names: tuple[str, ...]) -> str:
-    return escape(", ".join(names)) if names else "no camera"
+def cameras_text(names: tuple[str, ...], limit: int = CAMERAS_LIMIT) -> str:
+    """Camera names for mrkdwn, as many as fit in about `limit` characters, then "+N more"."""
+    if not names:
+        return "no camera"
+    shown = [names[0]]
+    for name in names[1:]:
+        if len(", ".join([*shown, name])) > limit:
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    return escape(cut(", ".join(shown), limit)) + (f" +{rest} more" if rest else "")
 
 
 def clip_card(card: Card, console_url: str, *, share: bool = True) -> Message:
@@ -141,28 +155,22 @@ def clip_metadata(clip: Clip) -> dict[str, Any]:
 
 
 def digest(cards: list[Card], console_url: str) -> Message:
-    """One message standing for many clips: a line each, up to a limit, then an honest rest."""
-    shown = cards[:DIGEST_LINES]
+    """One message standing for many clips (oldest first): a line each while they fit in one
+    Slack message, then how many more and the /clips command that lists them all."""
     lines = [
         f"• {linked_title(console_url, c.clip)} — {cameras_text(c.camera_names)} — "
         f"{slack_date(c.clip.created_at_ms)}"
-        for c in shown
+        for c in cards[:DIGEST_LINES]
     ]
     blocks = [section(f"*{len(cards)} new clips* were saved while notifications caught up:")]
-    blocks += [section(chunk) for chunk in chunks(lines, SECTION_LIMIT)]
-    rest = len(cards) - len(shown)
+    shown, left = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2)
+    blocks += shown
+    rest = len(cards) - (len(lines) - left)
     if rest:
-        hours = max(
-            1, -(-(cards[-1].clip.created_at_ms - cards[0].clip.created_at_ms) // 3_600_000)
-        )
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(f"…and {rest} more. `/clips 50 since:{hours + 1}h` lists them.")
-                ],
-            }
-        )
+        # The oldest clip's age when the digest is made, so the command still finds every clip.
+        age_ms = cards[0].posted_at_ms - min(c.clip.created_at_ms for c in cards)
+        hours = max(1, -(-age_ms // 3_600_000)) + 1
+        blocks.append(context(f"…and {rest} more. `/clips 50 since:{hours}h` lists them."))
     return {"text": f"{len(cards)} new clips", "blocks": blocks}
 
 
@@ -190,6 +198,30 @@ def _description(clip: Clip) -> str:
     return "\n" + escape(cut(clip.description, 1000)) if clip.description else ""
 
 
+def fitted(
+    lines: list[str], *, max_blocks: int, max_chars: int = MESSAGE_CHARS
+) -> tuple[list[dict[str, Any]], int]:
+    """Section blocks holding the first whole `lines` that fit in `max_blocks` blocks and
+    `max_chars` characters in all; and how many lines were left out (never one cut midway)."""
+    texts: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        line = cut(line, SECTION_LIMIT)  # a single line never outgrows one section
+        joins = bool(texts) and len(texts[-1]) + 1 + len(line) <= SECTION_LIMIT
+        if used + len(line) + 1 > max_chars or (not joins and len(texts) == max_blocks):
+            return [section(t) for t in texts], len(lines) - index
+        if joins:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+        used += len(line) + 1
+    return [section(t) for t in texts], 0
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [mrkdwn(cut(text, SECTION_LIMIT))]}
+
+
 def section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": mrkdwn(cut(text, SECTION_LIMIT))}
 
@@ -208,14 +240,3 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     if style:
         button["style"] = style
     return button
-
-
-def chunks(lines: list[str], limit: int = SECTION_LIMIT) -> list[str]:
-    """Lines joined into texts no longer than `limit` each."""
-    chunks: list[str] = []
-    for line in lines:
-        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
-            chunks[-1] += "\n" + line
-        else:
-            chunks.append(cut(line, limit))
-    return chunks

@@ -6,15 +6,17 @@ from typing import Any
 
 from clipbot.access import Access, flag_line
 from clipbot.blocks import (
+    MESSAGE_BLOCKS,
+    VIEW_BLOCKS,
     Message,
     age,
     cameras_text,
-    chunks,
+    context,
     cut,
     duration,
     escape,
+    fitted,
     linked_title,
-    mrkdwn,
     section,
     slack_date,
     state_line,
@@ -24,8 +26,9 @@ from clipbot.query import SubscribeQuery
 from clipbot.records import Clip
 from clipbot.state import Card, Health, Subscription
 
-MORE = "clips_more"
+MORE, OPEN_MORE, SUBSCRIPTIONS_MORE = "clips_more", "open_more", "subscriptions_more"
 LIST_TITLE_LIMIT = 80
+HOME_CHARS = 40_000  # a Home tab has no message-size limit, only blocks and section lengths
 
 USAGE = """*Usage:* `/clips [what]`
 • `/clips` or `/clips 20` or `/clips recent 20` — the most recent saved clips (default 10, max 50)
@@ -55,39 +58,67 @@ def error_reply(problem: str) -> Message:
     return text_reply(f":warning: {escape(problem)}\n\n{USAGE}")
 
 
-def listing(found: Found, text: str, console_url: str, first_page: bool) -> Message:
-    """The matching clips, newest first, a line each, with More when there are more."""
-    lines = [_clip_line(c, found.names.get(c.uuid, ()), console_url) for c in found.clips]
+def listing(
+    found: Found, text: str, console_url: str, first_page: bool, shortened: bool = False
+) -> Message:
+    """The matching clips, newest first, a line each, with More when there are more.
+    `shortened`: fewer clips than asked for were listed, to fit in one Slack message."""
+    lines = listing_lines(found, console_url)
     notes = []
     if found.hidden:
         notes.append(f"{found.hidden} private or role-restricted clip{_s(found.hidden)} hidden.")
     if found.scan_limited:
         notes.append(f"Searched the last {found.scanned} clips; press More to search further back.")
+    if shortened:
+        notes.append("That is all that fits in one message; press More for the rest.")
     if not lines:
         where = f"`{escape(cut(text, 100))}`" if text.strip() else "the feed"
         suggestion = "Try a wider filter, like `since:7d`, or fewer words." if text.strip() else ""
         head = f"No {'more ' if not first_page else ''}clips match {where}"
         looked = f" in the last {found.scanned} clips" if found.scan_limited else ""
         lines = [f"{head}{looked}. {suggestion}".strip()]
-    blocks: list[dict[str, Any]] = [section(chunk) for chunk in chunks(lines)]
+    blocks, _ = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2)
     if notes:
-        blocks.append({"type": "context", "elements": [mrkdwn(" ".join(notes))]})
+        blocks.append(context(" ".join(notes)))
     if found.more:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "More"},
-                        "action_id": MORE,
-                        "value": found.more.to_value(text),
-                    }
-                ],
-            }
-        )
+        blocks.append(more_button(MORE, found.more.to_value(text)))
     summary = f"{len(found.clips)} clip{_s(len(found.clips))}"
     return {"response_type": "ephemeral", "text": summary, "blocks": blocks}
+
+
+def listing_lines(found: Found, console_url: str) -> list[str]:
+    return [_clip_line(c, found.names.get(c.uuid, ()), console_url) for c in found.clips]
+
+
+def listing_fits(found: Found, console_url: str) -> int:
+    """How many of the found clips one listing message can show (all, unless lines are long)."""
+    lines = listing_lines(found, console_url)
+    _, left = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2)
+    return len(lines) - left
+
+
+def more_button(action_id: str, value: str) -> dict[str, Any]:
+    """An actions block with one More button carrying `value` (at most 2000 characters)."""
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "More"},
+        "action_id": action_id,
+        "value": value,
+    }
+    return {"type": "actions", "elements": [button]}
+
+
+def paged(
+    lines: list[str], keys: list[str], total: int, *, noun: str, more_action: str
+) -> list[dict[str, Any]]:
+    """Blocks for one page of a longer list: the `lines` that fit (of `total` still to show),
+    then "and N more" and a More button carrying the key of the last line shown."""
+    blocks, left = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2)
+    shown = len(lines) - left
+    if total > shown and shown:
+        blocks.append(context(f"…and {total - shown} more {noun}."))
+        blocks.append(more_button(more_action, keys[shown - 1]))
+    return blocks
 
 
 def _clip_line(clip: Clip, names: tuple[str, ...], console_url: str) -> str:
@@ -121,16 +152,31 @@ def announcement(user_id: str, sub: Subscription) -> str:
     return f"<@{user_id}> subscribed this channel to new clips from {describe_subscription(sub)}."
 
 
-def subscriptions_reply(subs: list[Subscription], access: Access) -> Message:
-    """The workspace's subscriptions; a `private:yes` no admin made is flagged."""
+def subscriptions_reply(
+    subs: list[Subscription], access: Access, total: int | None = None
+) -> Message:
+    """This workspace's subscriptions from some point on (`total`: how many there are in all),
+    with More for those that did not fit; a `private:yes` no admin made is flagged."""
     if not subs:
         return text_reply("No channel is subscribed yet. Use `/clips subscribe` in a channel.")
-    lines = [_subscription_line(s, access) for s in subs]
+    total = len(subs) if total is None else total
+    blocks = paged(
+        [_subscription_line(s, access) for s in subs],
+        [subscription_key(s) for s in subs],
+        len(subs),
+        noun="subscriptions",
+        more_action=SUBSCRIPTIONS_MORE,
+    )
     return {
         "response_type": "ephemeral",
-        "text": f"{len(subs)} subscription{_s(len(subs))}",
-        "blocks": [section(chunk) for chunk in chunks(lines)],
+        "text": f"{total} subscription{_s(total)}",
+        "blocks": blocks,
     }
+
+
+def subscription_key(sub: Subscription) -> str:
+    """Where a subscription sits in the list's order (a More button's value)."""
+    return f"{sub.created_at_ms}:{sub.channel_id}"
 
 
 def _subscription_line(sub: Subscription, access: Access) -> str:
@@ -184,8 +230,9 @@ def status_reply(
     return text_reply("\n".join(health_lines(health, now_ms, poll_seconds, flagged)))
 
 
-def open_reply(cards: list[tuple[Card, str | None]], now_ms: int) -> Message:
-    """Open clips in the channel, oldest first, with state, owner, age and a link to each card."""
+def open_reply(cards: list[tuple[Card, str | None]], now_ms: int, rest: int = 0) -> Message:
+    """Open clips in the channel, oldest first, with state, owner, age and a link to each card;
+    `rest` more open clips follow these, reached with More."""
     if not cards:
         return text_reply("No open clips in this channel: everything posted here is resolved.")
     lines = []
@@ -194,11 +241,18 @@ def open_reply(cards: list[tuple[Card, str | None]], now_ms: int) -> Message:
         link = f"<{permalink}|{title}>" if permalink else title
         state = state_line(card).splitlines()[0]
         lines.append(f"• *{link}* — {state} — posted {age(now_ms - card.posted_at_ms)} ago")
+    keys = [open_key(card) for card, _ in cards]
+    total = len(cards) + rest
     return {
         "response_type": "ephemeral",
-        "text": f"{len(cards)} open clip{_s(len(cards))}",
-        "blocks": [section(chunk) for chunk in chunks(lines)],
+        "text": f"{total} open clip{_s(total)}",
+        "blocks": paged(lines, keys, total, noun="open clips", more_action=OPEN_MORE),
     }
+
+
+def open_key(card: Card) -> str:
+    """Where a card sits in the open list's order (a More button's value)."""
+    return f"{card.posted_at_ms}:{card.clip.uuid}"
 
 
 def home_view(
@@ -210,24 +264,27 @@ def home_view(
     console_url: str,
     access: Access,
 ) -> dict[str, Any]:
-    """The App Home tab: health, subscriptions, and the five newest clips (or why not)."""
+    """The App Home tab: health, subscriptions, and the five newest clips (or why not), within
+    the 100 blocks of a Home tab; subscriptions past that are counted, not cut."""
+    sub_lines = [_subscription_line(s, access) for s in subs] or [
+        "None yet. Use `/clips subscribe` in a channel."
+    ]
+    flagged = [s for s in subs if access.flagged(s)]
+    health_blocks, _ = fitted(
+        health_lines(health, now_ms, poll_seconds, flagged), max_blocks=10, max_chars=HOME_CHARS
+    )
+    sub_blocks, left = fitted(
+        ["*Subscriptions*", *sub_lines], max_blocks=VIEW_BLOCKS - 20, max_chars=HOME_CHARS
+    )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "clipbot"}},
-        section(
-            "\n".join(
-                health_lines(health, now_ms, poll_seconds, [s for s in subs if access.flagged(s)])
-            )
-        ),
+        *health_blocks,
         {"type": "divider"},
-        section(
-            "*Subscriptions*\n"
-            + (
-                "\n".join(_subscription_line(s, access) for s in subs)
-                or "None yet. Use `/clips subscribe` in a channel."
-            )
-        ),
-        {"type": "divider"},
+        *sub_blocks,
     ]
+    if left:
+        blocks.append(context(f"…and {left} more. `/clips subscriptions` lists them all."))
+    blocks.append({"type": "divider"})
     if isinstance(recent, str):
         body = f":warning: {escape(recent)}"
     else:

@@ -15,7 +15,7 @@ from clipbot.listing import Cursor
 from clipbot.query import ListQuery, parse
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
-from clipbot.slack.commands import list_clips
+from clipbot.slack.commands import list_clips, open_clips, subscriptions
 from clipbot.slack.requests import ActionRequest, NoteSubmission
 from clipbot.state import Card
 
@@ -46,6 +46,20 @@ def register(app: App, deps: Deps) -> None:
             )
             return
         respond(replace_original=True, **list_clips(query, decoded[0], deps, decoded[1]))
+
+    @app.action(replies.OPEN_MORE)
+    def more_open(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        request = ActionRequest.from_body(body)
+        respond(
+            replace_original=True, **open_clips(request.channel_id, deps, client, request.value)
+        )
+
+    @app.action(replies.SUBSCRIPTIONS_MORE)
+    def more_subscriptions(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        request = ActionRequest.from_body(body)
+        respond(replace_original=True, **subscriptions(request.team_id, deps, request.value))
 
     @app.action(blocks.CLAIM)
     @app.action(blocks.REOPEN)

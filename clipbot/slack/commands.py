@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -28,6 +29,7 @@ CANNOT_SEE = (
     "`/invite @clipbot`, then subscribe again."
 )
 NOT_A_CHANNEL = "Subscriptions need a channel; a direct message can't be subscribed."
+OPEN_PAGE = 25  # open clips per reply (each needs a permalink from Slack)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -65,9 +67,9 @@ def answer(
     if command.name == "unsubscribe":
         return unsubscribe(request, deps, client)
     if command.name == "subscriptions":
-        return replies.subscriptions_reply(deps.store.subscriptions(request.team_id), deps.access)
+        return subscriptions(request.team_id, deps)
     if command.name == "open":
-        return open_clips(request, deps, client)
+        return open_clips(request.channel_id, deps, client)
     flagged = [s for s in deps.store.subscriptions(request.team_id) if deps.access.flagged(s)]
     return replies.status_reply(
         deps.store.health(deps.today_ms()), deps.now_ms(), deps.poll_seconds, flagged
@@ -77,9 +79,16 @@ def answer(
 def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Cursor | None = None) -> Message:
     try:
         found = search(deps.rhombus, query, deps.now_ms(), cursor)
+        shortened = replies.listing_fits(found, deps.console_url) < len(found.clips)
+        if shortened:
+            # Long lines: list only what fits, so More carries on right after the last shown.
+            fits = replies.listing_fits(found, deps.console_url)
+            found = search(deps.rhombus, replace(query, limit=fits), deps.now_ms(), cursor)
     except RhombusError as exc:
         return replies.text_reply(f":warning: Could not list clips: {exc}")
-    return replies.listing(found, text, deps.console_url, first_page=cursor is None)
+    return replies.listing(
+        found, text, deps.console_url, first_page=cursor is None, shortened=shortened
+    )
 
 
 def subscribe(
@@ -140,16 +149,36 @@ def unsubscribe(request: CommandRequest, deps: Deps, client: WebClient) -> Messa
     )
 
 
-def open_clips(request: CommandRequest, deps: Deps, client: WebClient) -> Message:
-    cards = deps.store.open_cards(request.channel_id)[:50]
+def subscriptions(team_id: str, deps: Deps, after: str = "") -> Message:
+    """The workspace's subscriptions after the one keyed `after` (see replies.subscription_key)."""
+    subs = deps.store.subscriptions(team_id)
+    later = [s for s in subs if _after(replies.subscription_key(s), after)]
+    return replies.subscriptions_reply(later, deps.access, total=len(subs))
+
+
+def open_clips(channel_id: str, deps: Deps, client: WebClient, after: str = "") -> Message:
+    """The channel's open clips after the one keyed `after` (see replies.open_key), a page."""
+    cards = [c for c in deps.store.open_cards(channel_id) if _after(replies.open_key(c), after)]
+    page = cards[:OPEN_PAGE]
     linked: list[tuple[Card, str | None]] = []
-    for card in cards:
+    for card in page:
         try:
             permalink = client.chat_getPermalink(channel=card.channel_id, message_ts=card.ts or "")
             linked.append((card, str(permalink["permalink"])))
         except SlackApiError:
             linked.append((card, None))
-    return replies.open_reply(linked, deps.now_ms())
+    return replies.open_reply(linked, deps.now_ms(), rest=len(cards) - len(page))
+
+
+def _after(key: str, after: str) -> bool:
+    """Whether `key` ("<ms>:<id>") comes after `after` in list order ("" is the start)."""
+    if not after:
+        return True
+    ms, _, ident = key.partition(":")
+    after_ms, _, after_ident = after.partition(":")
+    if not (ms.isdigit() and after_ms.lstrip("-").isdigit()):
+        return True
+    return (int(ms), ident) > (int(after_ms), after_ident)
 
 
 def _admin_refusal(request: CommandRequest, deps: Deps) -> str | None:
