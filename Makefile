@@ -4,9 +4,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
+# A postgresql:// database (several replicas) needs the postgres extra: the URL is read from
+# the environment, or else from .env, as clipbot reads it.
+DATABASE_URL := $(or $(CLIPBOT_DATABASE_URL),$(shell sed -n "s/^CLIPBOT_DATABASE_URL=[\"']*//p" .env 2>/dev/null | tail -n 1))
+RUNTIME := $(if $(filter postgres%,$(DATABASE_URL)),$(VENV)/.runtime-postgres,$(VENV)/.runtime)
+
 .PHONY: run test bench
 
-run: $(VENV)/.runtime
+run: $(RUNTIME)
 	$(BIN)/clipbot run
 
 test: $(VENV)/.dev
@@ -26,6 +31,10 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+$(VENV)/.runtime-postgres: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[postgres]'
+	touch $(VENV)/.runtime $@
+
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(VENV)/.runtime $@
+	touch $(VENV)/.runtime $(VENV)/.runtime-postgres $@

@@ -17,8 +17,8 @@ from clipbot.access import Access
 from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
-from clipbot.state import Card, Subscription
-from clipbot.store import SqliteStore
+from clipbot.state import Card, CardKind, Subscription
+from clipbot.store import Store
 from clipbot.triage import redraw
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Poller:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         rhombus: RhombusClient,
         poster: SlackPoster,
         *,
@@ -167,7 +167,7 @@ class Poller:
                         clip=clip,
                         channel_id=channel,
                         posted_at_ms=now,
-                        kind="digest" if digest else "card",
+                        kind=CardKind.DIGEST if digest else CardKind.CARD,
                         camera_names=names[clip.uuid],
                         saved_by=self._saved_by(clip),
                         thumbnail_file_id=None if digest else thumbnails[clip.uuid],

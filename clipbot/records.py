@@ -73,14 +73,8 @@ class Clip:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A plain dict for the store; `from_json` reads it back."""
+        """Every field as a plain dict (`clipbot clips --json`); the store keeps its own form."""
         return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Clip:
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        fields["camera_ids"] = tuple(fields.get("camera_ids") or ())
-        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)

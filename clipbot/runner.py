@@ -25,7 +25,7 @@ from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError
 from clipbot.slack.app import Deps, build_app
 from clipbot.stopping import Busy, ListenerPool, Stop, Stopped, abandon
-from clipbot.store import SqliteStore, open_store
+from clipbot.store import Store, StoreOpenError, open_store
 from clipbot.summary import DailySummary
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Parts:
     """The running pieces, built from Settings."""
 
     settings: Settings
-    store: SqliteStore
+    store: Store
     rhombus: RhombusClient
     poster: SlackPoster
     poller: Poller
@@ -52,7 +52,10 @@ class Parts:
 def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
     """Store, clients and poller for `settings`; ConfigError for an unusable database URL.
     With `stop`, every wait wakes on it and Rhombus calls in flight are cut by it."""
-    store = open_store(settings.database_url)
+    try:
+        store = open_store(settings.database_url)
+    except StoreOpenError as exc:
+        raise ConfigError([f"CLIPBOT_DATABASE_URL: {exc}"]) from None
     rhombus = wiring.rhombus_client(settings, stop=stop)
     poster = SlackPoster(
         wiring.slack_client(settings, stop=stop), sleep=stop.wait if stop else time.sleep

@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from clipbot.records import Clip
 
-OPEN, CLAIMED, RESOLVED, FALSE_ALARM = "open", "claimed", "resolved", "false_alarm"
+
+class CardState(StrEnum):
+    """Where a card is in triage; the values are what the store keeps."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    FALSE_ALARM = "false_alarm"
+
+
+class CardKind(StrEnum):
+    """How a clip reached its channel: its own card, or a line in a digest."""
+
+    CARD = "card"
+    DIGEST = "digest"
+
+
+OPEN, CLAIMED = CardState.OPEN, CardState.CLAIMED
+RESOLVED, FALSE_ALARM = CardState.RESOLVED, CardState.FALSE_ALARM
 CLOSED_STATES = frozenset({RESOLVED, FALSE_ALARM})
+
+
 # A daily summary's record: written before posting, settled after (or skipped when too late).
-SUMMARY_RESERVED, SUMMARY_POSTED, SUMMARY_SKIPPED = "reserved", "posted", "skipped"
+class SummaryState(StrEnum):
+    RESERVED = "reserved"
+    POSTED = "posted"
+    SKIPPED = "skipped"
+
+
+SUMMARY_RESERVED, SUMMARY_POSTED = SummaryState.RESERVED, SummaryState.POSTED
+SUMMARY_SKIPPED = SummaryState.SKIPPED
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +65,30 @@ class Card:
     channel_id: str
     posted_at_ms: int
     ts: str | None = None
-    kind: str = "card"
+    kind: CardKind = CardKind.CARD
     camera_names: tuple[str, ...] = ()
     saved_by: str | None = None
     thumbnail_file_id: str | None = None
     thumbnail_pending: bool = False  # uploaded, but Slack would not show it yet
-    state: str = OPEN
+    state: CardState = OPEN
     state_by: str | None = None
     state_at_ms: int | None = None
     owner: str | None = None
     note: str | None = None
     version: int = 0
     reminded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TriageEvent:
+    """One stored button press: who moved a card from which state to which, and when."""
+
+    action: str
+    user_id: str
+    at_ms: int
+    from_state: CardState
+    to_state: CardState
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +108,6 @@ class SummaryRecord:
 
     channel_id: str
     day: str
-    state: str
+    state: SummaryState
     at_ms: int  # when it was reserved (or skipped), by this machine's clock
     ts: str | None = None

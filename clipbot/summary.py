@@ -22,7 +22,7 @@ from clipbot.blocks import Message
 from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.report import DAY_MS, HOUR_MS, WEEK_MS
 from clipbot.state import SUMMARY_POSTED, SUMMARY_RESERVED, SUMMARY_SKIPPED, SummaryRecord
-from clipbot.store import SqliteStore
+from clipbot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _instant(day: date, at: time, zone: ZoneInfo) -> int:
 
 
 def channel_report(
-    store: SqliteStore, channel_id: str, now_ms: int, window_ms: int, heading: str
+    store: Store, channel_id: str, now_ms: int, window_ms: int, heading: str
 ) -> Message:
     """A channel's figures over `window_ms` (false-alarm cameras over at least 7 days)."""
     camera_window = max(window_ms, WEEK_MS)
@@ -65,7 +65,7 @@ def channel_report(
 class DailySummary:
     """The `summary` scheduler job; `run()` is safe to call any time and as often as liked."""
 
-    store: SqliteStore
+    store: Store
     poster: SlackPoster
     at: time
     zone: ZoneInfo

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from clipbot import blocks
 from clipbot.notify import SlackPoster, slack_error
 from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card
-from clipbot.store import SqliteStore
+from clipbot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def thread_line(card: Card, action: str, user: str, note: str | None, at_ms: int
 
 
 def apply(
-    store: SqliteStore,
+    store: Store,
     card: Card,
     action: str,
     user: str,
@@ -99,7 +99,7 @@ def apply(
 
 
 def press(
-    store: SqliteStore,
+    store: Store,
     poster: SlackPoster,
     card: Card,
     action: str,
@@ -124,7 +124,7 @@ def press(
 
 
 def redraw(
-    store: SqliteStore,
+    store: Store,
     poster: SlackPoster,
     clip_uuid: str,
     channel: str,
@@ -151,15 +151,12 @@ def redraw(
 
 
 def remind_unclaimed(
-    store: SqliteStore, poster: SlackPoster, *, minutes: int, now_ms: Callable[[], int]
+    store: Store, poster: SlackPoster, *, minutes: int, now_ms: Callable[[], int]
 ) -> int:
     """One thread reply for each card left unclaimed `minutes` long; how many were sent."""
     if minutes <= 0:
         return 0
-    due = store.cards(
-        "kind = 'card' AND ts IS NOT NULL AND state = ? AND reminded = 0 AND posted_at_ms <= ?",
-        (OPEN, now_ms() - minutes * 60_000),
-    )
+    due = store.reminders_due(now_ms() - minutes * 60_000)
     sent = 0
     for card in due:
         if not store.mark_reminded(card) or card.ts is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import postgres
 from tests.fakes import rhombus as fake_rhombus
 from tests.fakes import slack as fake_slack
 
@@ -45,3 +46,16 @@ def env(
         "RHOMBUS_CONSOLE_URL": "https://console.example.test",
         "CLIPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'clipbot.db'}",
     }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One real PostgreSQL server for the whole session (see tests/postgres.py)."""
+    with postgres.cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres.fresh_database(postgres_server)

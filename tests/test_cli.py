@@ -10,6 +10,7 @@ import pytest
 from clipbot.cli import main
 from clipbot.state import Subscription
 from clipbot.store import SqliteStore
+from clipbot.store.postgres import PostgresStore
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
@@ -159,13 +160,27 @@ class TestPoll:
         del env["SLACK_APP_TOKEN"]
         assert main(["poll", "--once"], env) == 0
 
-    def test_postgres_url_refused_clearly(
-        self, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    def test_unopenable_database_refused_clearly(
+        self, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """A PostgreSQL URL, valid as a setting, is refused at start with exit 2 until supported."""
-        env["CLIPBOT_DATABASE_URL"] = "postgresql://db.example/clipbot"
+        """A database that cannot be opened is bad configuration: exit 2 naming the setting."""
+        env["CLIPBOT_DATABASE_URL"] = f"sqlite:///{tmp_path}/missing/clipbot.db"
         assert main(["poll", "--once"], env) == 2
         assert capsys.readouterr().err == (
             "clipbot: invalid configuration:\n"
-            "  - CLIPBOT_DATABASE_URL: PostgreSQL is not supported by this release yet; use sqlite:///…\n"
+            f"  - CLIPBOT_DATABASE_URL: cannot open the SQLite database {tmp_path}/missing/clipbot.db: unable to open database file\n"
         )
+
+    def test_postgres_poll_once(
+        self, env: dict[str, str], postgres_url: str, rhombus: FakeRhombus, slack: FakeSlack
+    ) -> None:
+        """poll --once on a PostgreSQL database posts a new clip, once, and keeps the position."""
+        env["CLIPBOT_DATABASE_URL"] = postgres_url
+        store = PostgresStore(postgres_url)
+        store.subscribe(Subscription("C1", "T0001", "U1", 0, start_ms=T0 - 1))
+        rhombus.add(clip("A", T0, title="Back door"))
+        assert main(["poll", "--once"], env) == 0
+        assert main(["poll", "--once"], env) == 0
+        assert [m.text for m in slack.posts("C1")] == ["New clip: Back door"]
+        assert store.position() == T0
+        store.close()

@@ -255,7 +255,7 @@ class TestDigest:
         assert digest.text == "6 new clips"
         assert world.posted_uuids("C1") == ["D0", "D1", "D2", "D3", "D4", "DOCK"]
         assert world.posted_uuids("C2") == ["DOCK"]
-        assert {(c.clip.uuid, c.kind, c.ts) for c in world.store.cards("channel_id = 'C1'")} == {
+        assert {(c.clip.uuid, c.kind, c.ts) for c in world.store.cards("C1")} == {
             (u, "digest", digest.ts) for u in ("D0", "D1", "D2", "D3", "D4", "DOCK")
         }
         lines = digest.blocks[1]["text"]["text"].splitlines()  # type: ignore[index]

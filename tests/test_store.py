@@ -1,67 +1,317 @@
-"""The SQLite store: schema versions, upgrades that keep data, and one-way feed position."""
+"""The store on both backends: the same suite runs on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from clipbot import store as store_module
-from clipbot.config import ConfigError
-from clipbot.schema import MIGRATIONS
-from clipbot.state import Subscription
-from clipbot.store import SqliteStore, open_store
+from clipbot import schema
+from clipbot.records import Clip
+from clipbot.state import (
+    CLAIMED,
+    OPEN,
+    RESOLVED,
+    SUMMARY_POSTED,
+    SUMMARY_RESERVED,
+    Card,
+    CardKind,
+    Subscription,
+    SummaryRecord,
+    TriageEvent,
+)
+from clipbot.store import SqliteStore, Store, StoreConflict, StoreOpenError, open_store
+from clipbot.store.codec import clip_from_text, clip_to_text
+from clipbot.store.postgres import PostgresStore
 
 SUB = Subscription("C1", "T1", "U1", 10, start_ms=5, start_uuids=("A",), camera="dock")
+CLIP = Clip(
+    uuid="A",
+    title="Back door",
+    description="someone at the door",
+    created_at_ms=1_764_000_000_000,
+    timestamp_ms=1_763_999_990_000,
+    duration_sec=30,
+    status="RENDERING",
+    camera_ids=("CAM1", "CAM2"),
+    user_uuid="USER1",
+    visibility="PRIVATE",
+    source_alert_uuid="ALERT1",
+    is_monitoring_clip=True,
+    thumbnail_region="us-west-2",
+    thumbnail_location_v2="thumb/A",
+)
+CARD = Card(
+    clip=CLIP,
+    channel_id="C1",
+    posted_at_ms=1_764_000_100_000,
+    camera_names=("Dock", "Yard"),
+    saved_by="Ann",
+    thumbnail_file_id="F1",
+)
+
+Opener = Callable[[], Store]
 
 
-def test_reopen_keeps_data(tmp_path: Path) -> None:
-    """Closing and reopening the file keeps subscriptions and position, at the same version."""
-    path = str(tmp_path / "s.db")
-    first = SqliteStore(path)
+@pytest.fixture(params=["sqlite", "postgres"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens the store of one database (a new connection each call), on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 's.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened: list[Store] = []
+
+    def open_() -> Store:
+        opened.append(open_store(url))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(opener: Opener) -> Store:
+    return opener()
+
+
+def test_reopen_keeps_data(opener: Opener) -> None:
+    """Closing and reopening keeps subscriptions and position, at the same version."""
+    first = opener()
     first.subscribe(SUB)
     first.advance(42)
     first.close()
-    again = SqliteStore(path)
+    again = opener()
     assert (again.subscriptions(), again.position(), again.schema_version) == (
         [SUB],
         42,
-        len(MIGRATIONS),
+        len(schema.MIGRATIONS),
     )
-    again.close()
 
 
-def test_upgrade_runs_only_new_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upgrade_runs_only_new_migrations(opener: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
     """A later release's migration runs once on an existing database, keeping its rows."""
-    path = str(tmp_path / "s.db")
-    old = SqliteStore(path)
-    old.subscribe(SUB)
-    old.close()
-    latest = len(MIGRATIONS) + 1
+    opener().subscribe(SUB)
     monkeypatch.setattr(
-        store_module,
+        schema,
         "MIGRATIONS",
-        (*store_module.MIGRATIONS, "ALTER TABLE subscriptions ADD COLUMN label TEXT"),
+        (*schema.MIGRATIONS, "ALTER TABLE subscriptions ADD COLUMN label TEXT"),
     )
-    new = SqliteStore(path)
-    assert (new.schema_version, new.subscriptions()) == (latest, [SUB])
-    new.close()
-    assert SqliteStore(path).schema_version == latest
+    new = opener()
+    assert (new.schema_version, new.subscriptions()) == (len(schema.MIGRATIONS), [SUB])
+    assert opener().schema_version == len(schema.MIGRATIONS)
 
 
-def test_position_never_moves_back(tmp_path: Path) -> None:
+def test_position_never_moves_back(store: Store) -> None:
     """advance() only moves the feed position forward."""
-    s = SqliteStore(str(tmp_path / "s.db"))
-    s.advance(100)
-    s.advance(50)
-    assert s.position() == 100
-    s.close()
+    assert store.position() is None
+    store.advance(100)
+    store.advance(50)
+    assert store.position() == 100
 
 
-def test_postgres_not_yet(tmp_path: Path) -> None:
-    """A PostgreSQL URL is refused with a clear message until that store exists."""
-    with pytest.raises(ConfigError) as caught:
-        open_store("postgresql://db/clipbot")
-    assert caught.value.problems == [
-        "CLIPBOT_DATABASE_URL: PostgreSQL is not supported by this release yet; use sqlite:///…"
-    ]
+def test_subscribe_replaces_and_returns_previous(store: Store) -> None:
+    """A channel has one subscription; subscribing again returns the one it replaced."""
+    assert store.subscribe(SUB) is None
+    newer = replace(SUB, camera=None, include_private=True, min_duration_sec=None)
+    assert store.subscribe(newer) == SUB
+    store.mark_broken("C1", "channel_not_found")
+    assert store.subscriptions("T1") == [replace(newer, broken="channel_not_found")]
+    assert store.unsubscribe("C1") == replace(newer, broken="channel_not_found")
+    assert (store.subscriptions(), store.unsubscribe("C1")) == ([], None)
+
+
+def test_card_round_trip(store: Store) -> None:
+    """A reserved and confirmed card reads back whole, clip facts included."""
+    store.reserve([CARD])
+    assert store.in_doubt() == [CARD]
+    store.confirm("C1", ["A"], "1764000100.000200", thumbnail_pending=True)
+    stored = replace(CARD, ts="1764000100.000200", thumbnail_pending=True)
+    assert store.card("A", "C1") == stored
+    assert (store.in_doubt(), store.unfinished(0), store.thumbnails_pending(0)) == (
+        [],
+        [stored],
+        [stored],
+    )
+    assert (store.cards(), store.cards("C1"), store.cards("C2")) == ([stored], [stored], [])
+    assert store.posted_uuids("C1", ["A", "B"]) == {"A"}
+    assert (store.posted_since(0), store.posted_since(CARD.posted_at_ms + 1)) == (1, 0)
+
+
+def test_a_clip_is_reserved_once_per_channel(store: Store) -> None:
+    """A second reservation of the same clip in a channel is refused, whole batch included."""
+    store.reserve([CARD])
+    other = replace(CARD, clip=replace(CLIP, uuid="B"))
+    with pytest.raises(StoreConflict):
+        store.reserve([other, CARD])
+    assert store.posted_uuids("C1", ["A", "B"]) == {"A"}
+    store.release("C1", ["A"])
+    store.reserve([CARD, other])
+    assert store.posted_uuids("C1", ["A", "B"]) == {"A", "B"}
+
+
+def test_release_keeps_confirmed_cards(store: Store) -> None:
+    """release() forgets only reservations without a message."""
+    store.reserve([CARD])
+    store.confirm("C1", ["A"], "1.000001")
+    store.release("C1", ["A"])
+    assert store.posted_uuids("C1", ["A"]) == {"A"}
+
+
+def test_last_ts_before_doubt(store: Store) -> None:
+    """The newest confirmed message reserved before the first card in doubt, by Slack's clock."""
+    cards = [replace(CARD, clip=replace(CLIP, uuid=u)) for u in ("A", "B", "C", "D")]
+    for card, ts in zip(cards[:2], ("1764000100.000900", "1764000100.001000"), strict=True):
+        store.reserve([card])
+        store.confirm("C1", [card.clip.uuid], ts)
+    store.reserve([cards[2]])  # in doubt
+    store.reserve([cards[3]])
+    store.confirm("C1", ["D"], "1764000200.000001")
+    assert store.last_ts_before_doubt("C1") == "1764000100.001000"
+    assert store.last_ts_before_doubt("C2") is None
+
+
+def test_transition_is_versioned(store: Store) -> None:
+    """Two presses from the same version of a card: the first wins, the second gets None."""
+    store.reserve([CARD])
+    store.confirm("C1", ["A"], "1.000001")
+    seen = store.card("A", "C1")
+    assert seen is not None
+    first = store.transition(seen, state=CLAIMED, user="U2", at_ms=7, action="claim", note=None)
+    second = store.transition(seen, state=RESOLVED, user="U3", at_ms=8, action="resolve", note="x")
+    assert second is None
+    assert first == store.card("A", "C1")
+    assert (first.state, first.owner, first.version) == (CLAIMED, "U2", 1)
+    assert store.events("A", "C1") == [TriageEvent("claim", "U2", 7, OPEN, CLAIMED, None)]
+    assert store.open_cards("C1") == [first]
+
+
+def test_presses_race_across_connections(opener: Opener) -> None:
+    """Presses on one card through separate connections (replicas): exactly one wins."""
+    setup = opener()
+    setup.reserve([CARD])
+    setup.confirm("C1", ["A"], "1.000001")
+    seen = setup.card("A", "C1")
+    assert seen is not None
+    stores = [opener() for _ in range(4)]
+    start = threading.Barrier(len(stores))
+    results: list[Card | None] = []
+
+    def press(store: Store, user: str) -> None:
+        start.wait()
+        results.append(
+            store.transition(seen, state=CLAIMED, user=user, at_ms=1, action="claim", note=None)
+        )
+
+    threads = [threading.Thread(target=press, args=(s, f"U{i}")) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert [e.user_id for e in setup.events("A", "C1")] == [winners[0].owner]
+
+
+def test_one_reminder(store: Store) -> None:
+    """Cards due a reminder are open and old enough; each is marked reminded once."""
+    store.reserve([CARD, replace(CARD, clip=replace(CLIP, uuid="D"), kind=CardKind.DIGEST)])
+    store.confirm("C1", ["A", "D"], "1.000001")
+    (due,) = store.reminders_due(CARD.posted_at_ms)
+    assert store.reminders_due(CARD.posted_at_ms - 1) == []
+    assert (store.mark_reminded(due), store.mark_reminded(due)) == (True, False)
+    assert store.reminders_due(CARD.posted_at_ms) == []
+
+
+def test_health(store: Store) -> None:
+    """Health gathers the last success and error, the position, counts and broken channels."""
+    store.subscribe(SUB)
+    store.mark_broken("C1", "is_archived")
+    store.advance(9)
+    store.record_success(10)
+    store.record_error(11, "Rhombus down")
+    health = store.health(0)
+    assert (health.position_ms, health.last_success_ms, health.last_error) == (
+        9,
+        10,
+        "Rhombus down",
+    )
+    assert (health.last_error_ms, health.posted_total, health.broken) == (
+        11,
+        0,
+        (replace(SUB, broken="is_archived"),),
+    )
+
+
+def test_clip_codec_names_every_field() -> None:
+    """The stored form names each Clip field; a new or renamed field must be added on purpose."""
+    assert clip_from_text(clip_to_text(CLIP)) == CLIP
+    assert all(getattr(CLIP, f.name) != f.default for f in fields(Clip)), "CLIP sets every field"
+    assert clip_from_text('{"uuid": "OLD"}') == Clip(uuid="OLD")
+
+
+def test_unopenable_sqlite(tmp_path: Path) -> None:
+    """A SQLite file that cannot be opened is a StoreOpenError naming it."""
+    with pytest.raises(StoreOpenError) as caught:
+        SqliteStore(str(tmp_path / "missing" / "s.db"))
+    assert str(caught.value) == (
+        f"cannot open the SQLite database {tmp_path}/missing/s.db: unable to open database file"
+    )
+
+
+def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    """Several replicas opening an empty PostgreSQL database at once: one migrates, all work."""
+    start = threading.Barrier(4)
+    opened: list[PostgresStore] = []
+    failed: list[BaseException] = []
+
+    def open_() -> None:
+        start.wait()
+        try:
+            opened.append(PostgresStore(postgres_url))
+        except BaseException as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=open_) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == []
+    assert [s.schema_version for s in opened] == [len(schema.MIGRATIONS)] * 4
+    for s in opened:
+        s.close()
+
+
+def test_summaries(store: Store) -> None:
+    """A channel's summary for a day is reserved once, then settled or released."""
+    record = SummaryRecord("C1", "2026-11-29", SUMMARY_RESERVED, 5)
+    assert (store.reserve_summary(record), store.reserve_summary(record)) == (True, False)
+    assert store.summaries(SUMMARY_RESERVED) == [record]
+    store.settle_summary("C1", "2026-11-29", SUMMARY_POSTED, "1.000001")
+    store.release_summary("C1", "2026-11-29")  # a posted one stays
+    assert store.summaries() == [replace(record, state=SUMMARY_POSTED, ts="1.000001")]
+    other = SummaryRecord("C2", "2026-11-28", SUMMARY_RESERVED, 6)
+    store.reserve_summary(other)
+    store.release_summary("C2", "2026-11-28")
+    assert store.summaries(SUMMARY_RESERVED) == []
+
+
+def test_report_queries(store: Store) -> None:
+    """posted_in lists a channel's confirmed cards; first_claims the first claim of each."""
+    store.reserve([CARD])
+    store.confirm("C1", ["A"], "1.000001")
+    card = store.card("A", "C1")
+    assert card is not None
+    claimed = store.transition(card, state=CLAIMED, user="U2", at_ms=7, action="claim", note=None)
+    assert claimed is not None
+    reopened = store.transition(claimed, state=OPEN, user="U2", at_ms=8, action="reopen", note=None)
+    assert reopened is not None
+    store.transition(reopened, state=CLAIMED, user="U3", at_ms=9, action="claim", note=None)
+    assert [c.clip.uuid for c in store.posted_in("C1", 0)] == ["A"]
+    assert (store.posted_in("C1", CARD.posted_at_ms + 1), store.posted_in("C2", 0)) == ([], [])
+    assert (store.first_claims("C1", 0), store.first_claims("C1", 8)) == ({"A": 7}, {"A": 9})

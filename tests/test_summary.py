@@ -41,7 +41,7 @@ def card(
     cameras: tuple[str, ...] = ("Front Door",),
 ) -> Card:
     return Card(
-        clip=Clip.from_json(clip(uuid, posted)),
+        clip=Clip.from_api(clip(uuid, posted)) or Clip(uuid),
         channel_id="C1",
         posted_at_ms=posted,
         ts="1.000001",

@@ -104,7 +104,7 @@ class TestClaim:
         owner = world.store.card("A", "C1").owner  # type: ignore[union-attr]
         assert refusals == [f"Already claimed by <@{owner}>."] * 3
         assert thread(world) == [f"<@{owner}> claimed this clip · {WHEN}"]
-        assert [e["action"] for e in world.store.events("A", "C1")] == ["claim"]
+        assert [e.action for e in world.store.events("A", "C1")] == ["claim"]
 
     def test_takeover(self, bot: Bot, world: World) -> None:
         """Pressing Take over on a card claimed by someone else takes it, and says so."""

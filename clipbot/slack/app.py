@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from clipbot.access import Access, SharePolicy
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
-from clipbot.store import SqliteStore
+from clipbot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ INTERNAL_ERROR = "Something went wrong inside clipbot; it is logged. Please try 
 class Deps:
     """What the listeners work with, passed in rather than reached for."""
 
-    store: SqliteStore
+    store: Store
     rhombus: RhombusClient
     poster: SlackPoster
     console_url: str

@@ -1,0 +1,173 @@
+"""What the store promises, whichever database keeps it.
+
+Every write is one transaction, done before the call returns: a card is reserved before it is
+sent and confirmed after, the feed position only moves forward, a clip is reserved at most
+once per channel (a second reservation raises StoreConflict), and a triage press changes a card
+only from the version it was read at. Failures raise StoreError subclasses (errors.py), never a
+driver's own exception.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from clipbot.state import (
+    Card,
+    CardState,
+    Health,
+    Subscription,
+    SummaryRecord,
+    SummaryState,
+    TriageEvent,
+)
+
+
+class Store(Protocol):
+    """The operations on clipbot's state, grouped by the kind of record they keep."""
+
+    @property
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def subscribe(self, sub: Subscription) -> Subscription | None:
+        """Stores `sub`, replacing the channel's earlier one, which is returned."""
+        ...
+
+    def unsubscribe(self, channel_id: str) -> Subscription | None:
+        """Removes the channel's subscription; the one removed, if any."""
+        ...
+
+    def subscription(self, channel_id: str) -> Subscription | None: ...
+
+    def subscriptions(self, team_id: str | None = None) -> list[Subscription]:
+        """Every subscription (of one workspace, when given), oldest first."""
+        ...
+
+    def mark_broken(self, channel_id: str, reason: str) -> None: ...
+
+    # -- feed progress ----------------------------------------------------------------------
+
+    def position(self) -> int | None:
+        """The feed position (ms): every clip saved before it has been handled."""
+        ...
+
+    def advance(self, position_ms: int) -> None:
+        """Moves the feed position forward (never back)."""
+        ...
+
+    # -- cards ------------------------------------------------------------------------------
+
+    def reserve(self, cards: list[Card]) -> None:
+        """Writes cards about to be posted, all or none; StoreConflict if one already exists."""
+        ...
+
+    def confirm(
+        self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
+    ) -> None:
+        """Records the message `ts` that carries these clips in the channel."""
+        ...
+
+    def release(self, channel_id: str, clip_uuids: list[str]) -> None:
+        """Forgets reservations whose message was certainly not posted, so they are retried."""
+        ...
+
+    def set_thumbnail_pending(self, card: Card, pending: bool) -> None: ...
+
+    def card(self, clip_uuid: str, channel_id: str) -> Card | None: ...
+
+    def posted_uuids(self, channel_id: str, clip_uuids: list[str]) -> set[str]:
+        """Which of these clips the channel already has (reservations count)."""
+        ...
+
+    def last_ts_before_doubt(self, channel_id: str) -> str | None:
+        """The newest confirmed message ts in the channel from before its first card in doubt."""
+        ...
+
+    def cards(self, channel_id: str | None = None) -> list[Card]:
+        """Every card (of one channel, when given), oldest first."""
+        ...
+
+    def in_doubt(self) -> list[Card]:
+        """Reservations whose posting was interrupted: posted or not, nobody knows yet."""
+        ...
+
+    def unfinished(self, since_ms: int) -> list[Card]:
+        """Cards posted since `since_ms` whose clip was still being made."""
+        ...
+
+    def thumbnails_pending(self, since_ms: int) -> list[Card]:
+        """Cards posted since `since_ms` still waiting to show their thumbnail."""
+        ...
+
+    def refresh(self, card: Card) -> None:
+        """Stores a card's newer clip facts and thumbnail."""
+        ...
+
+    def open_cards(self, channel_id: str) -> list[Card]:
+        """Cards in the channel that are neither resolved nor false alarms, oldest first."""
+        ...
+
+    def posted_in(self, channel_id: str, since_ms: int) -> list[Card]:
+        """The channel's clips posted (confirmed) since `since_ms`, oldest first."""
+        ...
+
+    def first_claims(self, channel_id: str, since_ms: int) -> dict[str, int]:
+        """Clip uuid → when it was first claimed (ms), for clips in the channel claimed since."""
+        ...
+
+    def posted_since(self, since_ms: int) -> int:
+        """How many clips were posted at or after `since_ms`."""
+        ...
+
+    # -- triage events ----------------------------------------------------------------------
+
+    def transition(
+        self, card: Card, *, state: CardState, user: str, at_ms: int, action: str, note: str | None
+    ) -> Card | None:
+        """Moves a card from the version it was read at to `state`; None if it moved since."""
+        ...
+
+    def events(self, clip_uuid: str, channel_id: str) -> list[TriageEvent]:
+        """The card's stored presses, oldest first."""
+        ...
+
+    def reminders_due(self, posted_before_ms: int) -> list[Card]:
+        """Open cards posted before `posted_before_ms` that have had no reminder yet."""
+        ...
+
+    def mark_reminded(self, card: Card) -> bool:
+        """Marks a card reminded; False if it already was (so only one reminder goes out)."""
+        ...
+
+    # -- daily summaries --------------------------------------------------------------------
+
+    def reserve_summary(self, record: SummaryRecord) -> bool:
+        """Writes the day's record for the channel; False if it already had one (so: no post)."""
+        ...
+
+    def settle_summary(
+        self, channel_id: str, day: str, state: SummaryState, ts: str | None
+    ) -> None:
+        """Moves a reserved summary to `state` (posted with its `ts`, or skipped)."""
+        ...
+
+    def release_summary(self, channel_id: str, day: str) -> None:
+        """Forgets a reservation whose summary was certainly not posted, so it is tried again."""
+        ...
+
+    def summaries(self, state: SummaryState | None = None) -> list[SummaryRecord]:
+        """Summary records (in one state, when given), oldest day first."""
+        ...
+
+    # -- health -----------------------------------------------------------------------------
+
+    def record_success(self, at_ms: int) -> None: ...
+
+    def record_error(self, at_ms: int, error: str) -> None: ...
+
+    def health(self, posted_since_ms: int) -> Health:
+        """The poller's last success and error, the position, counts and broken channels."""
+        ...

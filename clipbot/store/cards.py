@@ -1,0 +1,298 @@
+"""The store's card and triage queries: cards reserved, confirmed, redrawn, pressed, reminded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from clipbot.state import (
+    CLAIMED,
+    CLOSED_STATES,
+    FALSE_ALARM,
+    OPEN,
+    RESOLVED,
+    Card,
+    CardKind,
+    CardState,
+    TriageEvent,
+)
+from clipbot.store.codec import clip_from_text, clip_to_text, names_from_text, names_to_text
+from clipbot.store.connection import Database, Row
+
+CARD_COLUMNS = (
+    "clip_uuid, channel_id, ts, kind, clip, camera_names, saved_by, thumbnail_file_id, posted_at_ms"
+)
+
+
+class CardQueries:
+    """Cards: a clip posted to a channel (or reserved for it), and its triage state."""
+
+    _db: Database
+
+    def reserve(self, cards: list[Card]) -> None:
+        """Writes cards about to be posted (ts still unknown), all or none.
+
+        Raises StoreConflict when one is already there: another process has that clip.
+        """
+        with self._db.transaction() as db:
+            db.many(
+                f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        card.clip.uuid,
+                        card.channel_id,
+                        card.ts,
+                        card.kind.value,
+                        clip_to_text(card.clip),
+                        names_to_text(card.camera_names),
+                        card.saved_by,
+                        card.thumbnail_file_id,
+                        card.posted_at_ms,
+                    )
+                    for card in cards
+                ],
+            )
+
+    def confirm(
+        self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
+    ) -> None:
+        """Records the message `ts` that carries these clips in the channel."""
+        with self._db.transaction() as db:
+            db.many(
+                "UPDATE cards SET ts = ?, thumbnail_pending = ?"
+                " WHERE channel_id = ? AND clip_uuid = ?",
+                [(ts, int(thumbnail_pending), channel_id, uuid) for uuid in clip_uuids],
+            )
+
+    def set_thumbnail_pending(self, card: Card, pending: bool) -> None:
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE cards SET thumbnail_pending = ? WHERE clip_uuid = ? AND channel_id = ?",
+                (int(pending), card.clip.uuid, card.channel_id),
+            )
+
+    def release(self, channel_id: str, clip_uuids: list[str]) -> None:
+        """Forgets reservations whose message was certainly not posted, so they are retried."""
+        with self._db.transaction() as db:
+            db.many(
+                "DELETE FROM cards WHERE channel_id = ? AND clip_uuid = ? AND ts IS NULL",
+                [(channel_id, uuid) for uuid in clip_uuids],
+            )
+
+    def card(self, clip_uuid: str, channel_id: str) -> Card | None:
+        with self._db.reading() as db:
+            row = db.one(
+                "SELECT * FROM cards WHERE clip_uuid = ? AND channel_id = ?",
+                (clip_uuid, channel_id),
+            )
+        return _card(row) if row else None
+
+    def posted_uuids(self, channel_id: str, clip_uuids: list[str]) -> set[str]:
+        """Which of these clips the channel already has (or may have: reservations count)."""
+        if not clip_uuids:
+            return set()
+        with self._db.reading() as db:
+            rows = db.all(
+                "SELECT clip_uuid FROM cards WHERE channel_id = ? AND clip_uuid IN"
+                f" ({','.join('?' * len(clip_uuids))})",
+                (channel_id, *clip_uuids),
+            )
+        return {row["clip_uuid"] for row in rows}
+
+    def last_ts_before_doubt(self, channel_id: str) -> str | None:
+        """The bot's newest confirmed message in the channel from before its first card in doubt
+        (by Slack's clock): a card in doubt, if it was posted at all, came after it."""
+        with self._db.reading() as db:
+            value = db.scalar(
+                # rowid is insertion order (PostgreSQL tables get one too: see postgres.py), and
+                # a channel's cards are reserved one after another.
+                "SELECT ts FROM cards WHERE channel_id = ? AND ts IS NOT NULL AND rowid <"
+                " (SELECT MIN(rowid) FROM cards WHERE channel_id = ? AND ts IS NULL)"
+                " ORDER BY CAST(ts AS DOUBLE PRECISION) DESC LIMIT 1",
+                (channel_id, channel_id),
+            )
+        return str(value) if value is not None else None
+
+    def _cards(self, where: str, args: tuple[Any, ...] = ()) -> list[Card]:
+        with self._db.reading() as db:
+            rows = db.all(
+                f"SELECT * FROM cards WHERE {where} ORDER BY posted_at_ms, clip_uuid", args
+            )
+        return [_card(row) for row in rows]
+
+    def cards(self, channel_id: str | None = None) -> list[Card]:
+        """Every card (of one channel, when given), oldest first."""
+        if channel_id is None:
+            return self._cards("1 = 1")
+        return self._cards("channel_id = ?", (channel_id,))
+
+    def in_doubt(self) -> list[Card]:
+        """Reservations whose posting was interrupted: posted or not, nobody knows yet."""
+        return self._cards("ts IS NULL")
+
+    def unfinished(self, since_ms: int) -> list[Card]:
+        """Cards posted since `since_ms` whose clip was still being made."""
+        posted = self._cards(
+            "kind = ? AND ts IS NOT NULL AND posted_at_ms >= ?", ("card", since_ms)
+        )
+        return [c for c in posted if c.clip.in_progress]
+
+    def thumbnails_pending(self, since_ms: int) -> list[Card]:
+        """Cards posted since `since_ms` still waiting to show their thumbnail."""
+        return self._cards(
+            "kind = ? AND ts IS NOT NULL AND thumbnail_pending = 1 AND posted_at_ms >= ?",
+            ("card", since_ms),
+        )
+
+    def refresh(self, card: Card) -> None:
+        """Stores a card's newer clip facts and thumbnail."""
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE cards SET clip = ?, camera_names = ?, thumbnail_file_id = ?"
+                " WHERE clip_uuid = ? AND channel_id = ?",
+                (
+                    clip_to_text(card.clip),
+                    names_to_text(card.camera_names),
+                    card.thumbnail_file_id,
+                    card.clip.uuid,
+                    card.channel_id,
+                ),
+            )
+
+    def open_cards(self, channel_id: str) -> list[Card]:
+        """Cards in the channel that are neither resolved nor false alarms, oldest first."""
+        return self._cards(
+            "channel_id = ? AND kind = ? AND ts IS NOT NULL AND state NOT IN (?, ?)",
+            (channel_id, "card", RESOLVED.value, FALSE_ALARM.value),
+        )
+
+    def reminders_due(self, posted_before_ms: int) -> list[Card]:
+        """Open cards posted before `posted_before_ms` that have had no reminder yet."""
+        return self._cards(
+            "kind = ? AND ts IS NOT NULL AND state = ? AND reminded = 0 AND posted_at_ms <= ?",
+            ("card", OPEN.value, posted_before_ms),
+        )
+
+    def posted_in(self, channel_id: str, since_ms: int) -> list[Card]:
+        """The channel's clips posted (confirmed) since `since_ms`, oldest first."""
+        return self._cards(
+            "channel_id = ? AND ts IS NOT NULL AND posted_at_ms >= ?", (channel_id, since_ms)
+        )
+
+    def first_claims(self, channel_id: str, since_ms: int) -> dict[str, int]:
+        """Clip uuid → when it was first claimed (ms), for clips in the channel claimed since."""
+        with self._db.reading() as db:
+            rows = db.all(
+                "SELECT clip_uuid, MIN(at_ms) AS first_ms FROM triage_events WHERE channel_id = ?"
+                " AND to_state = ? AND at_ms >= ? GROUP BY clip_uuid",
+                (channel_id, CLAIMED.value, since_ms),
+            )
+        return {row["clip_uuid"]: int(row["first_ms"]) for row in rows}
+
+    def posted_since(self, since_ms: int) -> int:
+        with self._db.reading() as db:
+            value = db.scalar(
+                "SELECT COUNT(*) AS n FROM cards WHERE ts IS NOT NULL AND posted_at_ms >= ?",
+                (since_ms,),
+            )
+        return int(value)
+
+    # -- triage -----------------------------------------------------------------------------
+
+    def transition(
+        self, card: Card, *, state: CardState, user: str, at_ms: int, action: str, note: str | None
+    ) -> Card | None:
+        """Moves a card from the state it was read in to `state`; None if someone moved it first."""
+        owner = user if state == CLAIMED else card.owner if state in CLOSED_STATES else None
+        with self._db.transaction() as db:
+            changed = db.run(
+                "UPDATE cards SET state = ?, state_by = ?, state_at_ms = ?, owner = ?, note = ?,"
+                " version = version + 1 WHERE clip_uuid = ? AND channel_id = ? AND version = ?",
+                (
+                    state.value,
+                    user,
+                    at_ms,
+                    owner,
+                    note,
+                    card.clip.uuid,
+                    card.channel_id,
+                    card.version,
+                ),
+            )
+            if not changed:
+                return None
+            db.run(
+                "INSERT INTO triage_events (clip_uuid, channel_id, action, user_id, at_ms,"
+                " from_state, to_state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    card.clip.uuid,
+                    card.channel_id,
+                    action,
+                    user,
+                    at_ms,
+                    card.state.value,
+                    state.value,
+                    note,
+                ),
+            )
+        return replace(
+            card,
+            state=state,
+            state_by=user,
+            state_at_ms=at_ms,
+            owner=owner,
+            note=note,
+            version=card.version + 1,
+        )
+
+    def events(self, clip_uuid: str, channel_id: str) -> list[TriageEvent]:
+        """The card's stored presses, oldest first."""
+        with self._db.reading() as db:
+            rows = db.all(
+                "SELECT action, user_id, at_ms, from_state, to_state, note FROM triage_events"
+                " WHERE clip_uuid = ? AND channel_id = ? ORDER BY id",
+                (clip_uuid, channel_id),
+            )
+        return [
+            TriageEvent(
+                action=row["action"],
+                user_id=row["user_id"],
+                at_ms=row["at_ms"],
+                from_state=CardState(row["from_state"]),
+                to_state=CardState(row["to_state"]),
+                note=row["note"],
+            )
+            for row in rows
+        ]
+
+    def mark_reminded(self, card: Card) -> bool:
+        """Marks a card reminded; False if it already was (so only one reminder goes out)."""
+        with self._db.transaction() as db:
+            return bool(
+                db.run(
+                    "UPDATE cards SET reminded = 1 WHERE clip_uuid = ? AND channel_id = ?"
+                    " AND reminded = 0",
+                    (card.clip.uuid, card.channel_id),
+                )
+            )
+
+
+def _card(row: Row) -> Card:
+    return Card(
+        clip=clip_from_text(row["clip"]),
+        channel_id=row["channel_id"],
+        posted_at_ms=row["posted_at_ms"],
+        ts=row["ts"],
+        kind=CardKind(row["kind"]),
+        camera_names=names_from_text(row["camera_names"]),
+        saved_by=row["saved_by"],
+        thumbnail_file_id=row["thumbnail_file_id"],
+        thumbnail_pending=bool(row["thumbnail_pending"]),
+        state=CardState(row["state"]),
+        state_by=row["state_by"],
+        state_at_ms=row["state_at_ms"],
+        owner=row["owner"],
+        note=row["note"],
+        version=row["version"],
+        reminded=bool(row["reminded"]),
+    )

@@ -1,0 +1,130 @@
+"""The PostgreSQL backend: a connection pool shared by every replica's threads.
+
+Needs the `postgres` extra (psycopg 3 and psycopg_pool). The schema scripts in schema.py are
+written for SQLite and translated here by three rules: INTEGER is BIGINT (milliseconds do not
+fit 32 bits), AUTOINCREMENT keys are BIGSERIAL, and every table gets a `rowid BIGSERIAL`
+column, standing in for SQLite's implicit insertion-ordered rowid.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from clipbot import schema
+from clipbot.store.connection import Connection, split_script
+from clipbot.store.errors import StoreConflict, StoreError, StoreOpenError, StoreUnavailable
+from clipbot.store.sql import SqlStore
+
+# pg_advisory_xact_lock key held while the schema is created or upgraded: "clipbot" in ASCII.
+MIGRATION_LOCK = 0x636C6970626F74
+CONNECT_TIMEOUT_S = 5.0
+
+
+class PostgresStore(SqlStore):
+    """The store in a PostgreSQL database, shared by any number of replicas."""
+
+    def __init__(self, url: str, *, max_connections: int = 8) -> None:
+        super().__init__(PostgresDatabase(url, max_connections=max_connections))
+
+
+class PostgresDatabase:
+    """A psycopg pool; broken connections are noticed on checkout and replaced."""
+
+    def __init__(self, url: str, *, max_connections: int = 8) -> None:
+        self._where = describe(url)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
+            check=ConnectionPool.check_connection,
+            timeout=CONNECT_TIMEOUT_S,
+            reconnect_timeout=0,  # keep trying for as long as it takes
+            open=False,
+            name="clipbot",
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+            self._migrate()
+        except (PoolTimeout, StoreError) as exc:
+            self._pool.close()
+            raise StoreOpenError(
+                f"cannot open PostgreSQL at {self._where}: {_reason(exc)}"
+            ) from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self._errors(), self._pool.connection() as raw, raw.transaction():
+            yield Connection(raw, to_pyformat)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self._errors(), self._pool.connection() as raw:
+            yield Connection(raw, to_pyformat)
+
+    def schema_version(self) -> int:
+        with self.reading() as db:
+            return int(db.scalar("SELECT version FROM clipbot_schema"))
+
+    def _migrate(self) -> None:
+        """Brings the schema up to date; replicas starting together queue on one advisory lock."""
+        with self.transaction() as db:
+            db.run("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            db.run("CREATE TABLE IF NOT EXISTS clipbot_schema (version INTEGER NOT NULL)")
+            version = db.scalar("SELECT version FROM clipbot_schema")
+            if version is None:
+                db.run("INSERT INTO clipbot_schema (version) VALUES (0)")
+                version = 0
+            for number, script in enumerate(schema.MIGRATIONS[version:], start=version + 1):
+                for statement in split_script(script):
+                    db.run(to_postgres_ddl(statement))
+                db.run("UPDATE clipbot_schema SET version = ?", (number,))
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """psycopg's errors as the store's own, naming the server but never the password."""
+        try:
+            yield
+        except psycopg.errors.UniqueViolation as exc:
+            raise StoreConflict(_reason(exc)) from exc
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self._where}: {_reason(exc)}") from exc
+        except psycopg.Error as exc:
+            raise StoreError(_reason(exc)) from exc
+
+
+@functools.lru_cache(maxsize=512)
+def to_pyformat(sql: str) -> str:
+    """A portable query's `?` placeholders as psycopg's `%s` (and literal `%` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def to_postgres_ddl(statement: str) -> str:
+    """One SQLite schema statement in PostgreSQL's words (see the module docstring)."""
+    statement = statement.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+    statement = re.sub(r"\bINTEGER\b", "BIGINT", statement)
+    return re.sub(r"^(CREATE TABLE \w+ \()", r"\1\n        rowid BIGSERIAL NOT NULL,", statement)
+
+
+def describe(url: str) -> str:
+    """host:port/database of a PostgreSQL URL, without user or password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port or 5432}{parts.path or '/'}"
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver error: what went wrong, not the connection string."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

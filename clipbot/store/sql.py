@@ -1,0 +1,149 @@
+"""Every query of the store, written once in portable SQL for both SQLite and PostgreSQL.
+
+`SqlStore` runs on a `Database` (see connection.py); SqliteStore and PostgresStore only say how
+to connect, so the two cannot drift. Card and triage queries are in cards.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clipbot.state import Health, Subscription
+from clipbot.store.cards import CardQueries
+from clipbot.store.codec import names_from_text, names_to_text
+from clipbot.store.connection import Connection, Database, Row
+from clipbot.store.summaries import SummaryQueries
+
+SUBSCRIPTION_COLUMNS = (
+    "channel_id, team_id, camera, min_duration_sec, include_private, include_monitoring,"
+    " created_by, created_at_ms, start_ms, start_uuids, broken"
+)
+
+
+class SqlStore(CardQueries, SummaryQueries):
+    """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.schema_version()
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def subscribe(self, sub: Subscription) -> Subscription | None:
+        """Stores `sub`, replacing the channel's earlier one, which is returned."""
+        with self._db.transaction() as db:
+            previous = _subscription_in(db, sub.channel_id)
+            db.run("DELETE FROM subscriptions WHERE channel_id = ?", (sub.channel_id,))
+            db.run(
+                f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sub.channel_id,
+                    sub.team_id,
+                    sub.camera,
+                    sub.min_duration_sec,
+                    int(sub.include_private),
+                    int(sub.include_monitoring),
+                    sub.created_by,
+                    sub.created_at_ms,
+                    sub.start_ms,
+                    names_to_text(sub.start_uuids),
+                    sub.broken,
+                ),
+            )
+        return previous
+
+    def unsubscribe(self, channel_id: str) -> Subscription | None:
+        """Removes the channel's subscription; the one removed, if any."""
+        with self._db.transaction() as db:
+            previous = _subscription_in(db, channel_id)
+            db.run("DELETE FROM subscriptions WHERE channel_id = ?", (channel_id,))
+        return previous
+
+    def subscription(self, channel_id: str) -> Subscription | None:
+        with self._db.reading() as db:
+            return _subscription_in(db, channel_id)
+
+    def subscriptions(self, team_id: str | None = None) -> list[Subscription]:
+        """Every subscription (of one workspace, when given), oldest first."""
+        sql = "SELECT * FROM subscriptions"
+        args: tuple[Any, ...] = ()
+        if team_id is not None:
+            sql, args = sql + " WHERE team_id = ?", (team_id,)
+        with self._db.reading() as db:
+            rows = db.all(sql + " ORDER BY created_at_ms, channel_id", args)
+        return [_subscription(row) for row in rows]
+
+    def mark_broken(self, channel_id: str, reason: str) -> None:
+        with self._db.transaction() as db:
+            db.run("UPDATE subscriptions SET broken = ? WHERE channel_id = ?", (reason, channel_id))
+
+    # -- the feed position ------------------------------------------------------------------
+
+    def position(self) -> int | None:
+        """The feed position: every clip saved before it has been handled."""
+        with self._db.reading() as db:
+            value = db.scalar("SELECT position_ms FROM feed WHERE id = 1")
+        return int(value) if value is not None else None
+
+    def advance(self, position_ms: int) -> None:
+        """Moves the feed position forward (never back)."""
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE feed SET position_ms = ? WHERE id = 1"
+                " AND (position_ms IS NULL OR position_ms < ?)",
+                (position_ms, position_ms),
+            )
+
+    # -- health -----------------------------------------------------------------------------
+
+    def record_success(self, at_ms: int) -> None:
+        with self._db.transaction() as db:
+            db.run("UPDATE health SET last_success_ms = ? WHERE id = 1", (at_ms,))
+
+    def record_error(self, at_ms: int, error: str) -> None:
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE health SET last_error = ?, last_error_ms = ? WHERE id = 1", (error, at_ms)
+            )
+
+    def health(self, posted_since_ms: int) -> Health:
+        with self._db.reading() as db:
+            row = db.one("SELECT * FROM health WHERE id = 1")
+        assert row is not None  # the first migration inserts it
+        return Health(
+            position_ms=self.position(),
+            last_success_ms=row["last_success_ms"],
+            last_error=row["last_error"],
+            last_error_ms=row["last_error_ms"],
+            posted_since=self.posted_since(posted_since_ms),
+            posted_total=self.posted_since(0),
+            broken=tuple(s for s in self.subscriptions() if s.broken),
+        )
+
+
+def _subscription_in(db: Connection, channel_id: str) -> Subscription | None:
+    row = db.one("SELECT * FROM subscriptions WHERE channel_id = ?", (channel_id,))
+    return _subscription(row) if row else None
+
+
+def _subscription(row: Row) -> Subscription:
+    return Subscription(
+        channel_id=row["channel_id"],
+        team_id=row["team_id"],
+        camera=row["camera"],
+        min_duration_sec=row["min_duration_sec"],
+        include_private=bool(row["include_private"]),
+        include_monitoring=bool(row["include_monitoring"]),
+        created_by=row["created_by"],
+        created_at_ms=row["created_at_ms"],
+        start_ms=row["start_ms"],
+        start_uuids=names_from_text(row["start_uuids"]),
+        broken=row["broken"],
+    )
