@@ -59,10 +59,16 @@ def error_reply(problem: str) -> Message:
 
 
 def listing(
-    found: Found, text: str, console_url: str, first_page: bool, shortened: bool = False
+    found: Found,
+    text: str,
+    console_url: str,
+    first_page: bool,
+    shortened: bool = False,
+    more: str | None = None,
 ) -> Message:
-    """The matching clips, newest first, a line each, with More when there are more.
-    `shortened`: fewer clips than asked for were listed, to fit in one Slack message."""
+    """The matching clips, newest first, a line each, with a More button carrying `more` (the
+    key of the saved position) when there are more. `shortened`: fewer clips than asked for
+    were listed, to fit in one Slack message."""
     lines = listing_lines(found, console_url)
     notes = []
     if found.hidden:
@@ -80,8 +86,8 @@ def listing(
     blocks, _ = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2)
     if notes:
         blocks.append(context(" ".join(notes)))
-    if found.more:
-        blocks.append(more_button(MORE, found.more.to_value(text)))
+    if more:
+        blocks.append(more_button(MORE, more))
     summary = f"{len(found.clips)} clip{_s(len(found.clips))}"
     return {"response_type": "ephemeral", "text": summary, "blocks": blocks}
 

@@ -71,4 +71,12 @@ MIGRATIONS = (
         PRIMARY KEY (channel_id, day)
     );
     """,
+    # 3: what a More button stands for, kept here so the button itself carries only a short key.
+    """
+    CREATE TABLE button_states (
+        button_key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );
+    """,
 )

@@ -107,9 +107,49 @@ class TestListing:
             scanned=fits,
             more=Cursor(clips[fits - 1].created_at_ms, (clips[fits - 1].uuid,)),
         )
-        message = replies.listing(shown, "50", CONSOLE, first_page=True, shortened=True)
+        message = replies.listing(
+            shown, "50", CONSOLE, first_page=True, shortened=True, more="c0RSlZwY8aY1XqHx"
+        )
         accepted(message)
         assert_snapshot("listing_50_multi_camera", message)
+
+
+class TestMoreButton:
+    WORD = "äöüßäöüßäöüß"
+    QUERY = "50 " + " ".join([WORD] * 37)  # 483 characters: 2,664 in the old JSON value
+
+    def test_long_query_and_many_ties(self, world: World) -> None:
+        """A 480-character non-ASCII query over 100 clips saved in the same millisecond: the
+        More button carries a short key, and pressing it lists the other 50, none twice."""
+        world.rhombus.add(
+            *(clip(f"T{i:03d}", NOW - 60_000, title=f"{self.WORD} {i:03d}") for i in range(100))
+        )
+        bot = Bot(world)
+        bot.command(self.QUERY)
+        first = bot.next_response()
+        value = first["blocks"][-1]["elements"][0]["value"]
+        assert len(value) <= 20
+        bot.press("clips_more", value)
+        second = bot.next_response()
+        seen = line_titles(first) + line_titles(second)
+        assert sorted(seen) == [f"{self.WORD} {i:03d}" for i in range(100)]
+
+    def test_expires(self, world: World) -> None:
+        """A day later the button says it is out of date instead of guessing."""
+        world.rhombus.add(*(clip(f"E{i}", NOW - 60_000 * i) for i in range(3)))
+        bot = Bot(world)
+        bot.command("2")
+        value = bot.next_response()["blocks"][-1]["elements"][0]["value"]
+        world.now[0] += 24 * 3_600_000 + 1
+        bot.press("clips_more", value)
+        assert bot.next_response()["text"] == "That More button is out of date; run /clips again."
+
+    def test_buttons_from_before_keep_working(self, world: World) -> None:
+        """A button that still carries its position (posted before the upgrade) continues."""
+        world.rhombus.add(*(clip(f"O{i}", NOW - 60_000 * i) for i in range(3)))
+        bot = Bot(world)
+        bot.press("clips_more", Cursor(NOW - 60_000, ("O1",)).to_value("2"))
+        assert line_titles(bot.next_response()) == ["Clip O2"]
 
 
 def subscription(i: int) -> Subscription:

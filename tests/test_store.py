@@ -315,3 +315,18 @@ def test_report_queries(store: Store) -> None:
     assert [c.clip.uuid for c in store.posted_in("C1", 0)] == ["A"]
     assert (store.posted_in("C1", CARD.posted_at_ms + 1), store.posted_in("C2", 0)) == ([], [])
     assert (store.first_claims("C1", 0), store.first_claims("C1", 8)) == ({"A": 7}, {"A": 9})
+
+
+def test_button_state_expires(store: Store) -> None:
+    """A More button's state is read back by its short key until it expires, then it is gone
+    (and dropped from the table when the next one is saved)."""
+    key = store.save_button_state('{"q": "größe"}', now_ms=1000, ttl_ms=500)
+    assert len(key) <= 20
+    assert store.button_state(key, now_ms=1500) == '{"q": "größe"}'
+    assert store.button_state(key, now_ms=1501) is None
+    assert store.button_state("unknown", now_ms=1000) is None
+    other = store.save_button_state("x", now_ms=2000, ttl_ms=500)
+    assert (store.button_state(key, now_ms=0), store.button_state(other, now_ms=2000)) == (
+        None,
+        "x",
+    )

@@ -11,11 +11,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from clipbot import access, blocks, replies, triage
-from clipbot.listing import Cursor
-from clipbot.query import ListQuery, parse
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
-from clipbot.slack.commands import list_clips, open_clips, subscriptions
+from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
 from clipbot.slack.requests import ActionRequest, NoteSubmission
 from clipbot.state import Card
 
@@ -38,14 +36,14 @@ def register(app: App, deps: Deps) -> None:
     def more(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         request = ActionRequest.from_body(body)
-        decoded = Cursor.from_value(request.value)
-        query = parse(decoded[0]) if decoded else None
-        if decoded is None or not isinstance(query, ListQuery):
+        position = more_position(request.value, deps)
+        if position is None:
             respond(
                 text="That More button is out of date; run /clips again.", replace_original=False
             )
             return
-        respond(replace_original=True, **list_clips(query, decoded[0], deps, decoded[1]))
+        query, text, cursor = position
+        respond(replace_original=True, **list_clips(query, text, deps, cursor))
 
     @app.action(replies.OPEN_MORE)
     def more_open(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:

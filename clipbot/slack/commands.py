@@ -29,6 +29,7 @@ CANNOT_SEE = (
     "`/invite @clipbot`, then subscribe again."
 )
 NOT_A_CHANNEL = "Subscriptions need a channel; a direct message can't be subscribed."
+MORE_TTL_MS = 24 * 3_600_000  # how long a listing's More button keeps working
 OPEN_PAGE = 25  # open clips per reply (each needs a permalink from Slack)
 
 
@@ -86,9 +87,25 @@ def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Cursor | None = 
             found = search(deps.rhombus, replace(query, limit=fits), deps.now_ms(), cursor)
     except RhombusError as exc:
         return replies.text_reply(f":warning: Could not list clips: {exc}")
+    more = None
+    if found.more:
+        # The position stays here; the button carries a short key (its value is capped at 2000).
+        more = deps.store.save_button_state(found.more.to_value(text), deps.now_ms(), MORE_TTL_MS)
     return replies.listing(
-        found, text, deps.console_url, first_page=cursor is None, shortened=shortened
+        found, text, deps.console_url, first_page=cursor is None, shortened=shortened, more=more
     )
+
+
+def more_position(value: str, deps: Deps) -> tuple[ListQuery, str, Cursor] | None:
+    """What a More button stands for: the query, its text and where the list stopped; None
+    when the button is out of date (its state expired, or it is not a listing's)."""
+    # A value holding the position itself is a button from before positions were kept here.
+    state = value if value.startswith("{") else deps.store.button_state(value, deps.now_ms())
+    decoded = Cursor.from_value(state) if state else None
+    query = parse(decoded[0]) if decoded else None
+    if decoded is None or not isinstance(query, ListQuery):
+        return None
+    return query, decoded[0], decoded[1]
 
 
 def subscribe(

@@ -142,6 +142,16 @@ class Store(Protocol):
         """Marks a card reminded; False if it already was (so only one reminder goes out)."""
         ...
 
+    # -- More buttons -----------------------------------------------------------------------
+
+    def save_button_state(self, state: str, now_ms: int, ttl_ms: int) -> str:
+        """Keeps `state` until `now_ms + ttl_ms`; the short key a button carries instead."""
+        ...
+
+    def button_state(self, key: str, now_ms: int) -> str | None:
+        """The state saved under `key`; None when unknown or expired."""
+        ...
+
     # -- daily summaries --------------------------------------------------------------------
 
     def reserve_summary(self, record: SummaryRecord) -> bool:

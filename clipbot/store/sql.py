@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from clipbot.state import Health, Subscription
+from clipbot.store.buttons import ButtonQueries
 from clipbot.store.cards import CardQueries
 from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
@@ -20,7 +21,7 @@ SUBSCRIPTION_COLUMNS = (
 )
 
 
-class SqlStore(CardQueries, SummaryQueries):
+class SqlStore(CardQueries, SummaryQueries, ButtonQueries):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
     def __init__(self, db: Database) -> None:
