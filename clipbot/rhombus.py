@@ -65,7 +65,10 @@ class RhombusClient:
         monotonic: Callable[[], float] = time.monotonic,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         jitter: Callable[[float, float], float] = random.uniform,
+        on_error: Callable[[str], object] = lambda kind: None,
     ) -> None:
+        """`on_error(kind)` hears of every failed attempt: timeout, connection, throttled,
+        server (5xx), auth (401/403) or api (any other refusal)."""
         self._http = http
         self._auth = auth
         self._api_url = api_url.rstrip("/")
@@ -75,6 +78,7 @@ class RhombusClient:
         self._monotonic = monotonic
         self._now_ms = now_ms
         self._jitter = jitter
+        self._on_error = on_error
         self._not_before = 0.0
         self._odd = OddRecords()
         self._feed = Feed(self.page, page_size, now_ms)
@@ -106,18 +110,27 @@ class RhombusClient:
                     f"{self._api_url}/{operation}", json=dict(body), headers=self._auth.headers()
                 )
             except httpx.TransportError as exc:
+                self._on_error(
+                    "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+                )
                 failures += 1
                 self._retry_or_raise(operation, failures, _transport_problem(exc))
                 continue
             if response.status_code == 429:
+                self._on_error("throttled")
                 throttled += 1
                 self._throttled(operation, throttled, response)
                 continue
             if response.status_code >= 500:
+                self._on_error("server")
                 failures += 1
                 self._retry_or_raise(operation, failures, f"HTTP {response.status_code}")
                 continue
-            return _answer(operation, response)
+            try:
+                return _answer(operation, response)
+            except RhombusError as exc:
+                self._on_error("auth" if isinstance(exc, RhombusAuthError) else "api")
+                raise
 
     def _wait_for_rate_limit(self) -> None:
         delay = self._not_before - self._monotonic()
@@ -130,7 +143,9 @@ class RhombusClient:
                 f"Rhombus {operation} failed after {failures} attempts: {problem}"
             )
         delay = self._jitter(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (failures - 1)))
-        log.warning("rhombus %s: %s; retrying in %.1fs", operation, problem, delay)
+        # DEBUG: a failure that outlasts the retries is logged once by the poll job, and every
+        # attempt is counted in clipbot_rhombus_errors_total.
+        log.debug("rhombus %s: %s; retrying in %.1fs", operation, problem, delay)
         self._sleep(delay)
 
     def _throttled(self, operation: str, throttled: int, response: httpx.Response) -> None:
@@ -143,7 +158,7 @@ class RhombusClient:
         )
         # Every later call waits too: the rate limit is the organization's, not this request's.
         self._not_before = self._monotonic() + delay
-        log.warning("rhombus %s: throttled (429); waiting %.1fs", operation, delay)
+        log.debug("rhombus %s: throttled (429); waiting %.1fs", operation, delay)
 
     # -- the saved-clip feed -----------------------------------------------------------------
 

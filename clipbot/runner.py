@@ -9,17 +9,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import jobs, triage, wiring
+from clipbot import health, jobs, triage, wiring, wsgi
 from clipbot.cli import slack_credentials_problem
 from clipbot.config import ConfigError, Settings
+from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError
@@ -43,6 +42,7 @@ class Parts:
     rhombus: RhombusClient
     poster: SlackPoster
     poller: Poller
+    metrics: Metrics
 
     def close(self) -> None:
         self.rhombus.close()
@@ -56,10 +56,11 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
         store = open_store(settings.database_url)
     except StoreOpenError as exc:
         raise ConfigError([f"CLIPBOT_DATABASE_URL: {exc}"]) from None
-    rhombus = wiring.rhombus_client(settings, stop=stop)
-    poster = SlackPoster(
-        wiring.slack_client(settings, stop=stop), sleep=stop.wait if stop else time.sleep
-    )
+    metrics = Metrics(newest_read_ms=store.position)
+    metrics.leader.set(1)  # on SQLite this process is the only one, so it polls
+    rhombus = wiring.rhombus_client(settings, stop=stop, on_error=metrics.rhombus_error)
+    slack = wiring.slack_client(settings, stop=stop, on_error=metrics.slack_error)
+    poster = SlackPoster(slack, sleep=stop.wait if stop else time.sleep)
     poller = Poller(
         store,
         rhombus,
@@ -68,7 +69,7 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
         digest_threshold=settings.digest_threshold,
         access=settings.access,
     )
-    return Parts(settings, store, rhombus, poster, poller)
+    return Parts(settings, store, rhombus, poster, poller, metrics)
 
 
 def _parts_or_report(settings: Settings, stop: Stop | None = None) -> Parts | None:
@@ -170,8 +171,15 @@ def _serve(parts: Parts, stop: Stop) -> int:
     app = build_app(deps, parts.poster.client, secret, listener_executor=listeners)
     _warn_flagged(parts)
     scheduler = jobs.scheduler(_jobs(parts), busy)
+    slack_up: list[Callable[[], bool]] = [lambda: False]
     try:
-        close = _start_slack(app, settings)
+        close_health = _serve_health(parts, lambda: slack_up[0]())
+    except OSError as exc:
+        problem = f"port {settings.metrics_port} cannot be served ({exc.strerror})"
+        print(f"clipbot: CLIPBOT_METRICS_PORT: {problem}", file=sys.stderr)
+        return 2
+    try:
+        close, slack_up[0] = _start_slack(app, settings)
     except SlackApiError as exc:
         print(f"clipbot: {slack_credentials_problem(exc)}", file=sys.stderr)
         return 1
@@ -189,6 +197,7 @@ def _serve(parts: Parts, stop: Stop) -> int:
     if not busy.wait_idle(stop.remaining()):
         # The store and clients stay open for what still runs; the process ends here.
         abandon(f"stopping took longer than {stop.grace_s:g}s")
+    close_health()
     log.info("stopped")
     return 0
 
@@ -207,7 +216,8 @@ def _warn_flagged(parts: Parts) -> None:
 
 def _jobs(parts: Parts) -> dict[str, jobs.Every]:
     settings = parts.settings
-    named = {"poll": jobs.Every(lambda: _poll(parts.poller), settings.poll_seconds, at_once=True)}
+    poll = jobs.Every(lambda: _poll(parts.poller, parts.metrics), settings.poll_seconds, True)
+    named = {"poll": poll}
     if settings.remind_minutes > 0:
         named["remind"] = jobs.Every(
             lambda: triage.remind_unclaimed(
@@ -231,8 +241,10 @@ def _jobs(parts: Parts) -> dict[str, jobs.Every]:
     return named
 
 
-def _poll(poller: Poller) -> None:
-    result = poller.poll_once()
+def _poll(poller: Poller, metrics: Metrics) -> None:
+    with metrics.cycle() as done:
+        result = poller.poll_once()
+        done(result.posted, bool(result.failed))
     if result.posted or result.updated or result.broken or result.failed:
         log.info(
             "poll posted=%d digests=%d updated=%d broken=%d failed=%d",
@@ -244,36 +256,22 @@ def _poll(poller: Poller) -> None:
         )
 
 
-def _start_slack(app: App, settings: Settings) -> Callable[[], None]:
-    """Connects to Slack; the function that disconnects."""
+def _start_slack(app: App, settings: Settings) -> tuple[Callable[[], None], Callable[[], bool]]:
+    """Connects to Slack; the function that disconnects, and the one saying whether Slack is
+    connected (always, in HTTP mode, once the port is served)."""
     if settings.http_port is None:
         handler = SocketModeHandler(app, settings.slack_app_token.reveal())
         handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
-        return handler.close
-    server = make_server(
-        "0.0.0.0",
-        settings.http_port,
-        SlackRequestHandler(app),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_QuietHandler,
-    )
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
-
-    def close() -> None:
-        server.shutdown()
-        server.server_close()
-
-    return close
+        return handler.close, handler.client.is_connected
+    return wsgi.serve(SlackRequestHandler(app), settings.http_port, "http"), lambda: True
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("http %s", format % args)
+def _serve_health(parts: Parts, slack_connected: Callable[[], bool]) -> Callable[[], None]:
+    port = parts.settings.metrics_port
+    if port is None:
+        return lambda: None
+    readiness = health.readiness(slack_connected, parts.store.position)
+    return health.serve(port, parts.metrics, readiness)
 
 
 def _stop_on_signals() -> Stop:

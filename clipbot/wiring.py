@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 from slack_sdk import WebClient
@@ -12,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from clipbot.config import Settings
+from clipbot.metrics import ObservedWebClient
 from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.stopping import RateLimitRetry, Stop
 
@@ -19,10 +21,13 @@ HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
 
 def rhombus_client(
-    settings: Settings, http: httpx.Client | None = None, stop: Stop | None = None
+    settings: Settings,
+    http: httpx.Client | None = None,
+    stop: Stop | None = None,
+    on_error: Callable[[str], object] = lambda kind: None,
 ) -> RhombusClient:
     """A RhombusClient for the configured tenant; with `stop`, its waits wake on the stop and
-    its connections are cut by it."""
+    its connections are cut by it. `on_error(kind)` hears of each failed attempt."""
     auth = RhombusAuth(
         api_key=settings.rhombus_api_key,
         scheme=settings.rhombus_auth_scheme,
@@ -35,20 +40,25 @@ def rhombus_client(
         settings.rhombus_api_url,
         settings.rhombus_media_url,
         sleep=stop.wait if stop else time.sleep,
+        on_error=on_error,
     )
 
 
 def slack_client(
-    settings: Settings, token: str | None = None, stop: Stop | None = None
+    settings: Settings,
+    token: str | None = None,
+    stop: Stop | None = None,
+    on_error: Callable[[str], None] = lambda code: None,
 ) -> WebClient:
     """A WebClient that retries connection errors and honours Slack's Retry-After on 429 (with
-    `stop`, that wait wakes on the stop)."""
+    `stop`, that wait wakes on the stop). `on_error(code)` hears of each failed call."""
     rate_limit = (
         RateLimitRetry(stop, max_retry_count=5)
         if stop
         else RateLimitErrorRetryHandler(max_retry_count=5)
     )
-    return WebClient(
+    return ObservedWebClient(
+        on_error=on_error,
         token=token or settings.slack_bot_token.reveal(),
         base_url=settings.slack_api_url,
         timeout=30,

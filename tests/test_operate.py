@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import math
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from clipbot.state import Subscription
 from clipbot.store import SqliteStore
 from tests.bolt import eventually
-from tests.fakes.rhombus import FakeRhombus
+from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.test_run import Process
+from tests.test_run import SECRETS, Process, free_port
 from tests.world import T0
 
 STOP_LIMIT_S = 10  # the contract: SIGTERM/SIGINT end the process within 10 s
@@ -77,3 +84,132 @@ class TestStopOnTime:
             bot.proc.send_signal(2)
         assert bot.wait(timeout=STOP_LIMIT_S) == 0, bot.stderr
         assert "stopped while starting" in bot.stderr
+
+
+CONTRACT_METRICS = {
+    "clipbot_polls": "counter",
+    "clipbot_poll_duration_seconds": "histogram",
+    "clipbot_clips_posted": "counter",
+    "clipbot_slack_errors": "counter",
+    "clipbot_rhombus_errors": "counter",
+    "clipbot_feed_lag_seconds": "gauge",
+    "clipbot_leader": "gauge",
+}
+
+
+class Endpoints:
+    """GETs against a running bot's CLIPBOT_METRICS_PORT."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str) -> httpx.Response | None:
+        try:
+            return httpx.get(self.base + path, timeout=5)
+        except httpx.TransportError:
+            return None
+
+    def status(self, path: str) -> int | None:
+        response = self.get(path)
+        return response.status_code if response else None
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample of /metrics by (name, sorted labels)."""
+        response = self.get("/metrics")
+        assert response is not None and response.status_code == 200
+        self.families = {f.name: f for f in text_string_to_metric_families(response.text)}
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in self.families.values()
+            for s in family.samples
+        }
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.metrics().get((name, tuple(sorted(labels.items()))), math.nan)
+
+
+class TestHealthAndMetrics:
+    def test_endpoints_follow_a_running_bot(
+        self,
+        run_env: dict[str, str],
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        socket_mode: FakeSocketMode,
+        tmp_path: Path,
+    ) -> None:
+        """/healthz, /readyz and /metrics on a real `clipbot run`: the figures move as a clip is
+        posted, Rhombus fails a cycle and Slack refuses a post; readiness follows Slack."""
+        subscribe(tmp_path)
+        port = free_port()
+        env = {**run_env, "CLIPBOT_METRICS_PORT": str(port), "CLIPBOT_LOG_FORMAT": "json"}
+        bot = Process(["run"], env, tmp_path)
+        site = Endpoints(port)
+        try:
+            assert eventually(lambda: site.status("/readyz") == 200, timeout=30), bot.stderr
+            assert site.status("/healthz") == 200
+            assert eventually(lambda: site.value("clipbot_polls_total", outcome="ok") >= 1)
+            site.metrics()
+            kinds = {name: site.families[name].type for name in CONTRACT_METRICS}
+            assert kinds == CONTRACT_METRICS
+            assert [n for n in CONTRACT_METRICS if not site.families[n].documentation] == []
+            assert site.value("clipbot_leader") == 1
+            assert site.value("clipbot_clips_posted_total") == 0
+            assert math.isnan(site.value("clipbot_feed_lag_seconds"))
+
+            created = int(time.time() * 1000) - 30_000
+            rhombus.add(clip("NEW", created, title="Back gate"))
+            assert eventually(lambda: slack.posts("C1"), timeout=30), bot.stderr
+            assert eventually(lambda: site.value("clipbot_clips_posted_total") == 1)
+            assert 30 <= site.value("clipbot_feed_lag_seconds") < 120
+
+            rhombus.fail("getSavedClipsV2", *[Reply.json({}, 503)] * 4)
+            assert eventually(
+                lambda: site.value("clipbot_polls_total", outcome="failed") == 1, timeout=40
+            ), bot.stderr
+            assert site.value("clipbot_rhombus_errors_total", kind="server") == 4
+            assert site.value("clipbot_rhombus_errors_total", kind="timeout") == 0
+
+            slack.fail("chat.postMessage", Reply.json({"ok": False, "error": "brand_new_code"}))
+            rhombus.add(clip("NEXT", created + 1000, title="Side door"))
+            assert eventually(
+                lambda: site.value("clipbot_slack_errors_total", error="other") == 1, timeout=30
+            ), bot.stderr
+            assert eventually(lambda: site.value("clipbot_clips_posted_total") == 2, timeout=30)
+            assert site.value("clipbot_polls_total", outcome="failed") == 2
+            samples = site.metrics()
+            cycles = sum(v for (n, _), v in samples.items() if n == "clipbot_polls_total")
+            assert samples[("clipbot_poll_duration_seconds_count", ())] == cycles
+
+            slack.socket_url = "ws://127.0.0.1:9/nowhere"
+            for connection in socket_mode.connections:
+                connection.close()
+            assert eventually(lambda: site.status("/readyz") == 503, timeout=30)
+            answer = site.get("/readyz")
+            assert answer is not None and answer.text == "not ready: Slack is not connected\n"
+            assert site.status("/healthz") == 200
+            assert site.status("/nothing") == 404
+            exposition = site.get("/metrics")
+            assert exposition is not None
+            assert [s for s in SECRETS if s in exposition.text] == []
+        finally:
+            code = bot.stop()
+        assert code == 0, bot.stderr
+        lines = [json.loads(line) for line in bot.stderr.splitlines()]
+        assert {"time", "level", "logger", "message"} <= set(lines[0])
+        assert [
+            line for line in lines if line["level"] not in ("DEBUG", "INFO", "WARNING", "ERROR")
+        ] == []
+        assert [s for s in SECRETS if s in bot.stderr] == []
+
+    def test_metrics_port_in_use(self, run_env: dict[str, str], tmp_path: Path) -> None:
+        """A metrics port that cannot be served is bad configuration: exit 2, naming it."""
+        with socket.socket() as taken:
+            taken.bind(("0.0.0.0", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            bot = Process(["run"], {**run_env, "CLIPBOT_METRICS_PORT": str(port)}, tmp_path)
+            assert bot.wait() == 2
+        assert (
+            f"clipbot: CLIPBOT_METRICS_PORT: port {port} cannot be served (Address already in use)"
+            in bot.stderr.splitlines()
+        )

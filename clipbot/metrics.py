@@ -1,0 +1,167 @@
+"""clipbot's Prometheus metrics, in a registry of their own (one per running bot).
+
+Recorded at few points: the poll job reports each cycle (`Metrics.cycle`), the Slack client
+reports each failed Web API call (`ObservedWebClient`), the Rhombus client each failed attempt
+(its `on_error`); the feed lag is computed when scraped. Label values are bounded: outcomes and
+Rhombus failure kinds are fixed sets, and Slack error codes outside `SLACK_ERRORS` count as
+`other`. No label carries a secret or anything a user typed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
+
+from clipbot.notify import slack_error
+from clipbot.rhombus import RhombusError
+from clipbot.stopping import Stopped
+
+OUTCOMES = ("ok", "failed", "error")  # error: a fault of clipbot's own, logged with a traceback
+RHOMBUS_KINDS = ("timeout", "connection", "throttled", "server", "auth", "api")
+# Slack Web API error codes worth telling apart; "connection" is a call Slack never answered.
+SLACK_ERRORS = frozenset(
+    {
+        "account_inactive",
+        "cant_update_message",
+        "channel_is_archived",
+        "channel_not_found",
+        "connection",
+        "fatal_error",
+        "internal_error",
+        "invalid_arguments",
+        "invalid_auth",
+        "invalid_blocks",
+        "is_archived",
+        "message_not_found",
+        "missing_scope",
+        "msg_too_long",
+        "not_authed",
+        "not_in_channel",
+        "ratelimited",
+        "request_timeout",
+        "restricted_action",
+        "service_unavailable",
+        "token_revoked",
+    }
+)
+POLL_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    """The metrics of one running clipbot; `registry` is what `/metrics` serves."""
+
+    def __init__(
+        self,
+        newest_read_ms: Callable[[], int | None] = lambda: None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter(
+            "clipbot_polls",
+            "Poll cycles finished, by outcome (ok, failed, error)",
+            ["outcome"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "clipbot_poll_duration_seconds",
+            "How long poll cycles took, in seconds",
+            buckets=POLL_BUCKETS,
+            registry=r,
+        )
+        self.clips_posted = Counter(
+            "clipbot_clips_posted", "Clips posted to channels (as cards or in digests)", registry=r
+        )
+        self.slack_errors = Counter(
+            "clipbot_slack_errors",
+            "Failed Slack Web API calls, by Slack error code (unlisted codes: other)",
+            ["error"],
+            registry=r,
+        )
+        self.rhombus_errors = Counter(
+            "clipbot_rhombus_errors",
+            "Failed Rhombus API attempts, by kind (timeout, connection, throttled, server, auth, "
+            "api)",
+            ["kind"],
+            registry=r,
+        )
+        self.feed_lag = Gauge(
+            "clipbot_feed_lag_seconds",
+            "Seconds from the newest createdAtMs read from the clip feed to now (NaN: none yet)",
+            registry=r,
+        )
+        self.leader = Gauge(
+            "clipbot_leader", "1 on the replica that polls and sends reminders, else 0", registry=r
+        )
+        for outcome in OUTCOMES:
+            self.polls.labels(outcome)
+        for kind in RHOMBUS_KINDS:
+            self.rhombus_errors.labels(kind)
+        self.feed_lag.set_function(lambda: _lag(newest_read_ms(), now()))
+
+    @contextmanager
+    def cycle(self) -> Iterator[Callable[[int, bool], None]]:
+        """Times one poll cycle; call the yielded `done(posted, failed)` at its end. A cycle
+        that raises counts as failed (Rhombus) or error (anything else); one cut short by the
+        stop is not counted."""
+        started = time.monotonic()
+        outcome: str | None = "ok"
+
+        def done(posted: int, failed: bool) -> None:
+            nonlocal outcome
+            self.clips_posted.inc(posted)
+            outcome = "failed" if failed else "ok"
+
+        try:
+            yield done
+        except Stopped:
+            outcome = None
+            raise
+        except RhombusError:
+            outcome = "failed"
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            if outcome is not None:
+                self.poll_duration.observe(time.monotonic() - started)
+                self.polls.labels(outcome).inc()
+
+    def slack_error(self, code: str) -> None:
+        self.slack_errors.labels(code if code in SLACK_ERRORS else "other").inc()
+
+    def rhombus_error(self, kind: str) -> None:
+        self.rhombus_errors.labels(kind if kind in RHOMBUS_KINDS else "api").inc()
+
+
+class ObservedWebClient(WebClient):
+    """A WebClient that reports every failed Web API call to `on_error(code)` and re-raises it."""
+
+    def __init__(self, *args: Any, on_error: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_error = on_error
+
+    def api_call(  # the same keyword parameters as WebClient.api_call, passed through
+        self, api_method: str, **kwargs: Any
+    ) -> SlackResponse:
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            self._on_error(slack_error(exc))
+            raise
+        except (SlackClientError, OSError):
+            self._on_error("connection")
+            raise
+
+
+def _lag(newest_ms: int | None, now: float) -> float:
+    return math.nan if newest_ms is None else max(0.0, now - newest_ms / 1000)
