@@ -79,4 +79,13 @@ MIGRATIONS = (
         expires_at_ms INTEGER NOT NULL
     );
     """,
+    # 4: the leader's lease: which replica polls, and until when (the database's clock, ms).
+    """
+    CREATE TABLE lease (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        holder TEXT,
+        expires_at_ms INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO lease (id, holder, expires_at_ms) VALUES (1, NULL, 0);
+    """,
 )

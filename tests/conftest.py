@@ -51,8 +51,8 @@ def env(
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """One real PostgreSQL server for the whole session (see tests/postgres.py)."""
-    with postgres.cluster() as url:
-        yield url
+    with postgres.cluster() as server:
+        yield server.url
 
 
 @pytest.fixture

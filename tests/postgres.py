@@ -53,26 +53,59 @@ def _find_binaries() -> Path | None:
     return None
 
 
+class Cluster:
+    """A PostgreSQL server in a temporary folder, on a free loopback port; stop() and start()
+    take it away and bring it back on the same port (for outage tests)."""
+
+    def __init__(self) -> None:
+        self.bin_dir = binaries()
+        self.root = Path(tempfile.mkdtemp(prefix="clipbot-pg-"))
+        self.user = _run_as()
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.url = f"postgresql://clipbot@127.0.0.1:{self.port}/postgres"
+        init = ("-D", self.data, "-U", "clipbot", "-A", "trust", "--no-sync")
+        _as(self.user, self.bin_dir / "initdb", *init)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} {SERVER_OPTIONS}"
+        log = self.root / "log"
+        _as(
+            self.user,
+            self.bin_dir / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            log,
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stops the server, cutting every connection ("fast" keeps what was committed; with
+        synchronous_commit off, "immediate" may not)."""
+        if (self.data / "postmaster.pid").exists():
+            _as(self.user, self.bin_dir / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def cluster() -> Iterator[str]:
-    """A running server for the duration; yields the URL of its `postgres` database."""
-    bin_dir = binaries()
-    root = Path(tempfile.mkdtemp(prefix="clipbot-pg-"))
-    user = _run_as()
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-    data = root / "data"
-    port = _free_port()
+def cluster() -> Iterator[Cluster]:
+    """A running server for the duration."""
+    server = Cluster()
     try:
-        _as(user, bin_dir / "initdb", "-D", data, "-U", "clipbot", "-A", "trust", "--no-sync")
-        options = f"-p {port} -k {root} {SERVER_OPTIONS}"
-        _as(user, bin_dir / "pg_ctl", "-D", data, "-l", root / "log", "-o", options, "-w", "start")
-        yield f"postgresql://clipbot@127.0.0.1:{port}/postgres"
+        server.start()
+        yield server
     finally:
-        if (data / "postmaster.pid").exists():
-            _as(user, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 def _as(user: str | None, *args: str | Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from pathlib import Path
@@ -330,3 +331,35 @@ def test_button_state_expires(store: Store) -> None:
         None,
         "x",
     )
+
+
+def test_lease(store: Store) -> None:
+    """The lease has one holder until it gives it up or it runs out (the database's clock)."""
+    assert (store.claim_lease("A", 60_000), store.claim_lease("B", 60_000)) == (True, False)
+    assert (store.claim_lease("A", 60_000), store.lease_holder()) == (True, "A")
+    store.release_lease("B")  # not B's: nothing happens
+    assert store.lease_holder() == "A"
+    store.release_lease("A")
+    assert (store.lease_holder(), store.claim_lease("B", 1)) == (None, True)
+    time.sleep(0.05)  # B's 1 ms lease has run out
+    assert (store.lease_holder(), store.claim_lease("A", 60_000)) == (None, True)
+
+
+def test_one_lease_holder_among_racing_replicas(opener: Opener) -> None:
+    """Replicas claiming the free lease at the same moment: exactly one gets it."""
+    stores = [opener() for _ in range(5)]
+    start = threading.Barrier(len(stores))
+    won: list[str] = []
+
+    def claim(store: Store, name: str) -> None:
+        start.wait()
+        if store.claim_lease(name, 60_000):
+            won.append(name)
+
+    threads = [threading.Thread(target=claim, args=(s, f"R{i}")) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    assert stores[0].lease_holder() == won[0]

@@ -172,6 +172,21 @@ class Store(Protocol):
         """Summary records (in one state, when given), oldest day first."""
         ...
 
+    # -- the leader's lease -----------------------------------------------------------------
+
+    def claim_lease(self, holder: str, lease_ms: int) -> bool:
+        """Takes or renews the lease for `lease_ms` (the database's clock) unless another
+        holder's has not run out; whether `holder` holds it now."""
+        ...
+
+    def release_lease(self, holder: str) -> None:
+        """Gives the lease up, if `holder` has it."""
+        ...
+
+    def lease_holder(self) -> str | None:
+        """Who holds the lease now, if anyone."""
+        ...
+
     # -- health -----------------------------------------------------------------------------
 
     def record_success(self, at_ms: int) -> None: ...

@@ -38,6 +38,8 @@ class PostgresStore(SqlStore):
 class PostgresDatabase:
     """A psycopg pool; broken connections are noticed on checkout and replaced."""
 
+    clock = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+
     def __init__(self, url: str, *, max_connections: int = 8) -> None:
         self._where = describe(url)
         self._pool = ConnectionPool(
@@ -47,7 +49,6 @@ class PostgresDatabase:
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
             check=ConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT_S,
-            reconnect_timeout=0,  # keep trying for as long as it takes
             open=False,
             name="clipbot",
         )

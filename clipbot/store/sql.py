@@ -102,6 +102,35 @@ class SqlStore(CardQueries, SummaryQueries, ButtonQueries):
                 (position_ms, position_ms),
             )
 
+    # -- the leader's lease -----------------------------------------------------------------
+
+    def claim_lease(self, holder: str, lease_ms: int) -> bool:
+        """Takes or renews the lease for `lease_ms` from now (the database's clock) if it is
+        free, run out, or already `holder`'s; whether `holder` holds it now."""
+        clock = self._db.clock
+        with self._db.transaction() as db:
+            return bool(
+                db.run(
+                    f"UPDATE lease SET holder = ?, expires_at_ms = {clock} + ?"
+                    f" WHERE id = 1 AND (holder = ? OR holder IS NULL OR expires_at_ms < {clock})",
+                    (holder, lease_ms, holder),
+                )
+            )
+
+    def release_lease(self, holder: str) -> None:
+        """Gives the lease up, if `holder` has it, so another replica can take it at once."""
+        with self._db.transaction() as db:
+            db.run("UPDATE lease SET holder = NULL, expires_at_ms = 0 WHERE holder = ?", (holder,))
+
+    def lease_holder(self) -> str | None:
+        """Who holds the lease now, if anyone."""
+        clock = self._db.clock
+        with self._db.reading() as db:
+            holder = db.scalar(
+                f"SELECT holder FROM lease WHERE id = 1 AND expires_at_ms >= {clock}"
+            )
+        return None if holder is None else str(holder)
+
     # -- health -----------------------------------------------------------------------------
 
     def record_success(self, at_ms: int) -> None:

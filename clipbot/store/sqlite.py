@@ -23,6 +23,8 @@ class SqliteStore(SqlStore):
 class SqliteDatabase:
     """One SQLite connection behind a lock; writes in BEGIN IMMEDIATE transactions."""
 
+    clock = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
     def __init__(self, path: str) -> None:
         self._lock = threading.RLock()
         try:
