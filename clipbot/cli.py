@@ -1,23 +1,27 @@
-"""The `clipbot` command line: run, check, clips, poll."""
+"""The `clipbot` command line: run, check, clips, poll, audit."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
 import json
+import sqlite3
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import logs, wiring
+from clipbot import audit, logs, wiring
 from clipbot.config import ConfigError, Settings, load_env
+from clipbot.query import AuditQuery, parse
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
+from clipbot.store import open_store
 
 # Which credentials each command needs (see Settings.from_env).
-NEEDS = {"run": "all", "check": "all", "clips": "rhombus", "poll": "web"}
+NEEDS = {"run": "all", "check": "all", "clips": "rhombus", "poll": "web", "audit": "store"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,6 +37,13 @@ def parser() -> argparse.ArgumentParser:
     poll = verbs.add_parser("poll", help="run one poll cycle and exit")
     poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
     poll.add_argument("--dry-run", action="store_true", help="print what would be posted")
+    trail = verbs.add_parser(
+        "audit", help="who subscribed, unsubscribed, muted, shared or uploaded, and when"
+    )
+    trail.add_argument(
+        "--since", type=_window, default="7d", help="how far back, like 24h or 30d (default 7d)"
+    )
+    trail.add_argument("--csv", action="store_true", help="CSV with a header row")
     return top
 
 
@@ -129,6 +140,37 @@ def poll(settings: Settings, args: argparse.Namespace) -> int:
     return poll_once_command(settings, dry_run=args.dry_run)
 
 
+def audit_trail(settings: Settings, args: argparse.Namespace) -> int:
+    """The audit trail of the last `--since`, newest first, as lines or CSV."""
+    try:
+        store = open_store(settings.database_url)
+    except ConfigError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"clipbot: CLIPBOT_DATABASE_URL: cannot open the store ({exc})", file=sys.stderr)
+        return 2
+    try:
+        entries = store.audit(int(time.time() * 1000) - args.since)
+    finally:
+        store.close()
+    if args.csv:
+        audit.write_csv(entries, sys.stdout)
+    else:
+        print("\n".join(map(audit.terminal_line, entries)) or "Nothing was recorded.")
+    return 0
+
+
+def _window(text: str) -> int:
+    """`--since`: a duration like 90m, 24h or 7d, in milliseconds."""
+    command = parse(f"audit {text}")
+    if not isinstance(command, AuditQuery):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; use a number and a unit, like 90m, 24h or 7d (up to 366d)"
+        )
+    return command.window_ms
+
+
 def _limit(text: str) -> int:
     try:
         value = int(text)
@@ -144,4 +186,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "check": check,
     "clips": clips,
     "poll": poll,
+    "audit": audit_trail,
 }

@@ -107,7 +107,8 @@ class Settings:
         """Build settings from `env`, raising ConfigError naming every problem.
 
         `need` says which credentials must be present: "all" (running the app),
-        "web" (the bot token, for posting only) or "rhombus" (terminal commands).
+        "web" (the bot token, for posting only), "rhombus" (terminal commands) or "store"
+        (none: commands that only read the store, like `clipbot audit`).
         """
         reader = _Reader(env)
         need_slack = need in ("all", "web")
@@ -122,7 +123,7 @@ class Settings:
                 reader.text("SLACK_SIGNING_SECRET", required=need_app and http_port is not None)
             ),
             slack_api_url=reader.url("SLACK_API_URL", "https://slack.com/api/", slash=True),
-            rhombus_api_key=Secret(reader.text("RHOMBUS_API_KEY", required=True)),
+            rhombus_api_key=Secret(reader.text("RHOMBUS_API_KEY", required=need != "store")),
             rhombus_auth_scheme=reader.choice("RHOMBUS_AUTH_SCHEME", "api-token", AUTH_SCHEMES),
             rhombus_org_uuid=reader.text("RHOMBUS_ORG_UUID") or None,
             rhombus_api_url=reader.url(

@@ -50,6 +50,14 @@ class ReportQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """`/clips audit [DURATION]`: the audit trail over the window (admins only)."""
+
+    window_ms: int = 7 * UNIT_MS["d"]
+    since_text: str = "7d"  # the window as typed, for the pointer to `clipbot audit --since`
+
+
+@dataclass(frozen=True, slots=True)
 class Verb:
     """A subcommand without arguments: unsubscribe, subscriptions, open, status, help."""
 
@@ -63,7 +71,7 @@ class ParseError:
     message: str
 
 
-Command = ListQuery | SubscribeQuery | ReportQuery | Verb
+Command = ListQuery | SubscribeQuery | ReportQuery | AuditQuery | Verb
 
 
 class _Bad(Exception):
@@ -86,7 +94,11 @@ def _parse(text: str) -> Command:
     if head == "subscribe":
         return _subscribe(tokens[1:])
     if head == "report":
-        return _report(tokens[1:])
+        window = _window(tokens[1:], "report")
+        return ReportQuery(window[0]) if window else ReportQuery()
+    if head == "audit":
+        window = _window(tokens[1:], "audit")
+        return AuditQuery(*window) if window else AuditQuery()
     if head in VERBS:
         if len(tokens) > 1:
             raise _Bad(f"`{head}` takes nothing after it (got `{_shown(tokens[1])}`).")
@@ -152,16 +164,18 @@ def _subscribe(tokens: list[str]) -> SubscribeQuery:
     )
 
 
-def _report(tokens: list[str]) -> ReportQuery:
+def _window(tokens: list[str], verb: str) -> tuple[int, str] | None:
+    """The one optional duration after `verb` (milliseconds, and as typed), or None."""
     if len(tokens) > 1:
-        raise _Bad(f"`report` takes one duration, like 24h or 7d (got `{_shown(tokens[1])}`).")
+        raise _Bad(f"`{verb}` takes one duration, like 24h or 7d (got `{_shown(tokens[1])}`).")
     if not tokens:
-        return ReportQuery()
+        return None
+    text = tokens[0].removeprefix("since:")
     try:
-        return ReportQuery(duration_ms(tokens[0].removeprefix("since:"), "report"))
+        return duration_ms(text, verb), text.strip().casefold()
     except _Bad:
         raise _Bad(
-            f"`report {_shown(tokens[0])}`: give a duration up to 366d, like 24h or 7d."
+            f"`{verb} {_shown(tokens[0])}`: give a duration up to 366d, like 24h or 7d."
         ) from None
 
 

@@ -42,6 +42,7 @@ USAGE = """*Usage:* `/clips [what]`
 • `/clips open` — clips posted here that are not resolved or false alarms
 • `/clips status` — is clipbot healthy?
 • `/clips report 7d` — this channel's clips, claims, resolutions and noisiest cameras
+• `/clips audit 7d` — admins: who subscribed, unsubscribed, muted, shared or uploaded, and when
 • `/clips help` — this message"""
 
 
@@ -135,9 +136,10 @@ def _clip_line(clip: Clip, names: tuple[str, ...], console_url: str) -> str:
     )
 
 
-def describe_subscription(sub: Subscription | SubscribeQuery) -> str:
-    """What a subscription takes, in words."""
-    parts = [f"cameras matching “{escape(sub.camera)}”" if sub.camera else "all cameras"]
+def describe_subscription(sub: Subscription | SubscribeQuery, *, mrkdwn: bool = True) -> str:
+    """What a subscription takes, in words (escaped for mrkdwn, or plain for the audit trail)."""
+    camera = (escape(sub.camera) if mrkdwn else sub.camera) if sub.camera else None
+    parts = [f"cameras matching “{camera}”" if camera else "all cameras"]
     if sub.min_duration_sec:
         parts.append(f"at least {duration(sub.min_duration_sec)} long")
     if sub.include_private:

@@ -88,4 +88,23 @@ MIGRATIONS = (
     );
     INSERT INTO lease (id, holder, expires_at_ms) VALUES (1, NULL, 0);
     """,
+    # 5: the audit trail (who subscribed, muted, shared, uploaded) and Slack deliveries already
+    # acted on, so a retried delivery is acknowledged without acting twice.
+    """
+    CREATE TABLE audit (
+        at_ms BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '',
+        clip_uuid TEXT,
+        expires_at_ms BIGINT
+    );
+    CREATE INDEX audit_by_time ON audit (at_ms);
+    CREATE TABLE deliveries (
+        delivery_key TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL
+    );
+    CREATE INDEX deliveries_by_time ON deliveries (at_ms);
+    """,
 )

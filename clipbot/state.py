@@ -111,3 +111,27 @@ class SummaryRecord:
     state: SummaryState
     at_ms: int  # when it was reserved (or skipped), by this machine's clock
     ts: str | None = None
+
+
+class AuditKind(StrEnum):
+    """What an audit entry records."""
+
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    SHARE = "share"  # a login-free Rhombus share link was made
+    VIDEO = "video"  # a clip's video was uploaded into Slack
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, where and when: one row of the audit trail (kept at least 90 days)."""
+
+    at_ms: int  # when, by this machine's clock (ms since the epoch)
+    kind: AuditKind
+    user_id: str  # the Slack user who acted
+    channel_id: str  # where
+    details: str = ""  # plain text: the subscription's filters, the clip's title, …
+    clip_uuid: str | None = None
+    expires_at_ms: int | None = None  # share links: when the link stops working

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clipbot.query import ListQuery, ParseError, ReportQuery, SubscribeQuery, Verb, parse
+from clipbot.query import (
+    AuditQuery,
+    ListQuery,
+    ParseError,
+    ReportQuery,
+    SubscribeQuery,
+    Verb,
+    parse,
+)
 
 
 class TestValid:
@@ -55,6 +63,9 @@ class TestValid:
             ("report", ReportQuery(window_ms=7 * 86_400_000)),
             ("report 24h", ReportQuery(window_ms=24 * 3_600_000)),
             ("Report since:30d", ReportQuery(window_ms=30 * 86_400_000)),
+            ("audit", AuditQuery(window_ms=7 * 86_400_000, since_text="7d")),
+            ("audit 30D", AuditQuery(window_ms=30 * 86_400_000, since_text="30d")),
+            ("audit since:12h", AuditQuery(window_ms=12 * 3_600_000, since_text="12h")),
         ],
     )
     def test_parses(self, text: str, expected: object) -> None:
@@ -99,6 +110,8 @@ class TestErrors:
             ("report soon", "`report soon`: give a duration up to 366d, like 24h or 7d."),
             ("report 999w", "`report 999w`: give a duration up to 366d, like 24h or 7d."),
             ("report 1d 2d", "`report` takes one duration, like 24h or 7d (got `2d`)."),
+            ("audit soon", "`audit soon`: give a duration up to 366d, like 24h or 7d."),
+            ("audit 7d all", "`audit` takes one duration, like 24h or 7d (got `all`)."),
             ("x" * 501, "That is 501 characters; /clips takes at most 500."),
         ],
     )

@@ -10,12 +10,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from clipbot import access, blocks, replies, triage
+from clipbot import access, audit, blocks, replies, triage
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
 from clipbot.slack.requests import ActionRequest, NoteSubmission
-from clipbot.state import Card
+from clipbot.state import AuditKind, Card
 
 NOTE_MODAL = "triage_note"
 BUTTON_ACTIONS = {
@@ -132,6 +132,16 @@ def register(app: App, deps: Deps) -> None:
         except RhombusError as exc:
             _tell(respond, f":warning: Could not create a share link: {exc}")
             return
+        audit.record(
+            deps.store,
+            AuditKind.SHARE,
+            request.user_id,
+            card.channel_id,
+            deps.now_ms(),
+            details=blocks.title_of(card.clip),
+            clip_uuid=card.clip.uuid,
+            expires_at_ms=link.expires_at_ms,
+        )
         expires = blocks.slack_date(link.expires_at_ms)
         deps.poster.reply(
             card.channel_id,

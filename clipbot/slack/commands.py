@@ -11,22 +11,35 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from clipbot import replies
+from clipbot import audit, replies
 from clipbot.access import PRIVATE_NEEDS_ADMINS
 from clipbot.blocks import Message
 from clipbot.listing import Cursor, search
 from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
-from clipbot.query import ListQuery, ParseError, ReportQuery, SubscribeQuery, Verb, parse
+from clipbot.query import (
+    AuditQuery,
+    ListQuery,
+    ParseError,
+    ReportQuery,
+    SubscribeQuery,
+    Verb,
+    parse,
+)
 from clipbot.report import window_text
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.requests import CommandRequest
-from clipbot.state import Card, Subscription
+from clipbot.state import AuditKind, Card, Subscription
 from clipbot.summary import channel_report
 
 CANNOT_SEE = (
     "I can't post in this channel yet. In a private channel, invite me first with "
     "`/invite @clipbot`, then subscribe again."
+)
+AUDIT_ADMINS_ONLY = "Only clipbot admins (CLIPBOT_ADMINS) can see the audit trail."
+AUDIT_NO_ADMINS = (
+    "Only clipbot admins can see the audit trail, and none are configured: set CLIPBOT_ADMINS, "
+    "or run `clipbot audit` where clipbot runs."
 )
 NOT_A_CHANNEL = "Subscriptions need a channel; a direct message can't be subscribed."
 MORE_TTL_MS = 24 * 3_600_000  # how long a listing's More button keeps working
@@ -49,7 +62,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def answer(
-    command: ListQuery | SubscribeQuery | ReportQuery | Verb,
+    command: ListQuery | SubscribeQuery | ReportQuery | AuditQuery | Verb,
     request: CommandRequest,
     deps: Deps,
     client: WebClient,
@@ -65,6 +78,8 @@ def answer(
             deps.store, request.channel_id, deps.now_ms(), command.window_ms, heading
         )
         return {"response_type": "ephemeral", **message}
+    if isinstance(command, AuditQuery):
+        return audit_trail(command, request, deps)
     if command.name == "unsubscribe":
         return unsubscribe(request, deps, client)
     if command.name == "subscriptions":
@@ -145,6 +160,7 @@ def subscribe(
             return replies.text_reply(CANNOT_SEE)
         raise
     replaced = deps.store.subscribe(sub)
+    _record(deps, AuditKind.SUBSCRIBE, request, replies.describe_subscription(sub, mrkdwn=False))
     return replies.subscribed(sub, replaced)
 
 
@@ -156,6 +172,8 @@ def unsubscribe(request: CommandRequest, deps: Deps, client: WebClient) -> Messa
         return replies.text_reply(
             "This channel has no subscription, so there was nothing to remove."
         )
+    details = replies.describe_subscription(removed, mrkdwn=False)
+    _record(deps, AuditKind.UNSUBSCRIBE, request, details)
     with contextlib.suppress(SlackApiError):
         client.chat_postMessage(
             channel=request.channel_id,
@@ -196,6 +214,20 @@ def _after(key: str, after: str) -> bool:
     if not (ms.isdigit() and after_ms.lstrip("-").isdigit()):
         return True
     return (int(ms), ident) > (int(after_ms), after_ident)
+
+
+def audit_trail(query: AuditQuery, request: CommandRequest, deps: Deps) -> Message:
+    """`/clips audit`: for admins only, newest first."""
+    if not deps.access.is_admin(request.user_id):
+        return replies.text_reply(AUDIT_ADMINS_ONLY if deps.admins else AUDIT_NO_ADMINS)
+    entries = deps.store.audit(deps.now_ms() - query.window_ms)
+    return audit.slack_reply(entries, query.window_ms, query.since_text)
+
+
+def _record(deps: Deps, kind: AuditKind, request: CommandRequest, details: str) -> None:
+    audit.record(
+        deps.store, kind, request.user_id, request.channel_id, deps.now_ms(), details=details
+    )
 
 
 def _admin_refusal(request: CommandRequest, deps: Deps) -> str | None:

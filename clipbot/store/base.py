@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from clipbot.state import (
+    AuditEntry,
     Card,
     CardState,
     Health,
@@ -185,6 +186,20 @@ class Store(Protocol):
 
     def lease_holder(self) -> str | None:
         """Who holds the lease now, if anyone."""
+        ...
+
+    # -- the audit trail and deliveries ------------------------------------------------------
+
+    def record_audit(self, entry: AuditEntry, *, prune_before_ms: int) -> None:
+        """Adds an entry to the audit trail and drops entries older than `prune_before_ms`."""
+        ...
+
+    def audit(self, since_ms: int) -> list[AuditEntry]:
+        """The audit trail from `since_ms` on, newest first."""
+        ...
+
+    def first_delivery(self, key: str, at_ms: int, *, forget_before_ms: int) -> bool:
+        """Notes a Slack delivery; False if `key` was noted already (a retry: do not act again)."""
         ...
 
     # -- health -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every query of the store, written once in portable SQL for both SQLite and PostgreSQL.
 
 `SqlStore` runs on a `Database` (see connection.py); SqliteStore and PostgresStore only say how
-to connect, so the two cannot drift. Card and triage queries are in cards.py.
+to connect, so the two cannot drift. Card and triage queries are in cards.py, the audit trail's in audit.py.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from clipbot.state import Health, Subscription
+from clipbot.store.audit import AuditQueries
 from clipbot.store.buttons import ButtonQueries
 from clipbot.store.cards import CardQueries
 from clipbot.store.codec import names_from_text, names_to_text
@@ -21,7 +22,7 @@ SUBSCRIPTION_COLUMNS = (
 )
 
 
-class SqlStore(CardQueries, SummaryQueries, ButtonQueries):
+class SqlStore(CardQueries, SummaryQueries, ButtonQueries, AuditQueries):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
     def __init__(self, db: Database) -> None:
