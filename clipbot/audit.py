@@ -11,7 +11,17 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol, TextIO
 
-from clipbot.blocks import Message, chunks, cut, escape, mrkdwn, section, slack_date
+from clipbot.blocks import (
+    MESSAGE_BLOCKS,
+    MESSAGE_CHARS,
+    Message,
+    context,
+    cut,
+    escape,
+    fitted,
+    section,
+    slack_date,
+)
 from clipbot.report import window_text
 from clipbot.state import AuditEntry, AuditKind
 
@@ -80,25 +90,21 @@ def terminal_line(entry: AuditEntry) -> str:
 
 
 def slack_reply(entries: list[AuditEntry], window_ms: int, since_text: str) -> Message:
-    """`/clips audit`, newest first: up to SLACK_LINES lines, then "and N more" and the CLI."""
+    """`/clips audit`, newest first: the lines that fit one message, then "and N more" and
+    the `clipbot audit` command that lists them all."""
     head = f"*Audit trail — last {window_text(window_ms)}*"
     if not entries:
         return {"response_type": "ephemeral", "text": f"{head}\nNothing was recorded."}
-    shown = entries[:SLACK_LINES]
-    lines = [_slack_line(e) for e in shown]
-    blocks = [section(head)] + [section(chunk) for chunk in chunks(lines)]
-    rest = len(entries) - len(shown)
+    lines = [_slack_line(e) for e in entries[:SLACK_LINES]]
+    shown, left = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2, max_chars=MESSAGE_CHARS - 500)
+    blocks = [section(head), *shown]
+    rest = len(entries) - (len(lines) - left)
     if rest:
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        f"…and {rest} more. `clipbot audit --since {since_text}` lists them all "
-                        "in a terminal (`--csv` for a spreadsheet)."
-                    )
-                ],
-            }
+            context(
+                f"…and {rest} more. `clipbot audit --since {since_text}` lists them all "
+                "in a terminal (`--csv` for a spreadsheet)."
+            )
         )
     count = f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}"
     return {"response_type": "ephemeral", "text": count, "blocks": blocks}
@@ -112,7 +118,8 @@ def _slack_line(entry: AuditEntry) -> str:
 
 def _facts(entry: AuditEntry, when: Callable[[int], str], text: Callable[[str], str]) -> list[str]:
     """Details, clip and expiry, with times shown by `when` and free text passed through `text`."""
-    facts = [text(cut(entry.details, 200))] if entry.details else []
+    details = " ".join(entry.details.split())  # one line, whatever was typed
+    facts = [text(cut(details, 200))] if details else []
     if entry.clip_uuid:
         facts.append(f"clip {text(entry.clip_uuid)}")
     if entry.expires_at_ms is not None:

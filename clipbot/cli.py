@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +17,7 @@ from clipbot.config import ConfigError, Settings, load_env
 from clipbot.query import AuditQuery, parse
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
-from clipbot.store import open_store
+from clipbot.store import StoreOpenError, open_store
 
 # Which credentials each command needs (see Settings.from_env).
 NEEDS = {"run": "all", "check": "all", "clips": "rhombus", "poll": "web", "audit": "store"}
@@ -144,11 +143,8 @@ def audit_trail(settings: Settings, args: argparse.Namespace) -> int:
     """The audit trail of the last `--since`, newest first, as lines or CSV."""
     try:
         store = open_store(settings.database_url)
-    except ConfigError as exc:
-        print(f"clipbot: {exc}", file=sys.stderr)
-        return 2
-    except sqlite3.Error as exc:
-        print(f"clipbot: CLIPBOT_DATABASE_URL: cannot open the store ({exc})", file=sys.stderr)
+    except StoreOpenError as exc:
+        print(f"clipbot: CLIPBOT_DATABASE_URL: {exc}", file=sys.stderr)
         return 2
     try:
         entries = store.audit(int(time.time() * 1000) - args.since)

@@ -1,4 +1,4 @@
-"""The store's audit-trail and delivery queries: who did what, and which deliveries were acted on."""
+"""The store's audit trail (who did what) and the Slack deliveries already acted on."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Every query of the store, written once in portable SQL for both SQLite and PostgreSQL.
 
 `SqlStore` runs on a `Database` (see connection.py); SqliteStore and PostgresStore only say how
-to connect, so the two cannot drift. Card and triage queries are in cards.py, the audit trail's in audit.py.
+to connect, so the two cannot drift. Card and triage queries are in cards.py, the audit
+trail's in audit.py.
 """
 
 from __future__ import annotations
