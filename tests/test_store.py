@@ -18,6 +18,8 @@ from clipbot.state import (
     RESOLVED,
     SUMMARY_POSTED,
     SUMMARY_RESERVED,
+    AuditEntry,
+    AuditKind,
     Card,
     CardKind,
     Subscription,
@@ -363,3 +365,25 @@ def test_one_lease_holder_among_racing_replicas(opener: Opener) -> None:
         t.join()
     assert len(won) == 1
     assert stores[0].lease_holder() == won[0]
+
+
+def test_audit_trail(store: Store) -> None:
+    """Entries come back whole, newest first, from `since`; older ones are pruned on record."""
+    old = AuditEntry(1, AuditKind.SUBSCRIBE, "U1", "C1", "all cameras")
+    share = AuditEntry(
+        1_764_000_000_000, AuditKind.SHARE, "U2", "C1", "Gate", "A", 1_764_086_400_000
+    )
+    store.record_audit(old, prune_before_ms=0)
+    store.record_audit(share, prune_before_ms=0)
+    assert store.audit(0) == [share, old]
+    assert store.audit(2) == [share]
+    store.record_audit(replace(share, kind=AuditKind.VIDEO), prune_before_ms=2)
+    assert store.audit(0) == [share, replace(share, kind=AuditKind.VIDEO)]
+
+
+def test_first_delivery(store: Store) -> None:
+    """A delivery key is acted on once; forgotten keys may come again."""
+    assert store.first_delivery("k1", 10, forget_before_ms=0) is True
+    assert store.first_delivery("k1", 11, forget_before_ms=0) is False
+    assert store.first_delivery("k2", 20, forget_before_ms=15) is True
+    assert store.first_delivery("k1", 21, forget_before_ms=15) is True
