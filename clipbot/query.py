@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from clipbot.mentions import Mention, mention_in, protect, restore, typed
 from clipbot.records import STATUSES
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 50
@@ -74,12 +75,22 @@ class ParseError:
 Command = ListQuery | SubscribeQuery | ReportQuery | AuditQuery | Verb
 
 
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of the command as the user typed it, and the Slack mention it is (or holds
+    after `key:`), for the options that take one."""
+
+    text: str
+    mention: Mention | None = None
+
+
 class _Bad(Exception):
     pass
 
 
 def parse(text: str) -> Command | ParseError:
-    """The command `text` stands for, or what is wrong with it."""
+    """The command Slack's command `text` (HTML-escaped, mentions as `<…>` tokens) stands for,
+    or what is wrong with it."""
     try:
         return _parse(text)
     except _Bad as bad:
@@ -87,8 +98,9 @@ def parse(text: str) -> Command | ParseError:
 
 
 def _parse(text: str) -> Command:
-    if len(text) > MAX_TEXT:
-        raise _Bad(f"That is {len(text)} characters; /clips takes at most {MAX_TEXT}.")
+    length = len(typed(text))
+    if length > MAX_TEXT:
+        raise _Bad(f"That is {length} characters; /clips takes at most {MAX_TEXT}.")
     tokens = tokenize(text)
     head = tokens[0].casefold() if tokens else ""
     if head == "subscribe":
@@ -107,15 +119,22 @@ def _parse(text: str) -> Command:
 
 
 def tokenize(text: str) -> list[str]:
-    """Splits on whitespace; double quotes (typographic too) keep spaces inside one token."""
-    text = text.translate(QUOTES)
-    tokens: list[str] = []
-    for match in re.finditer(r'(?:[^\s"]+|"[^"]*"?)+', text):
+    """The words of Slack's command text as typed (see `tokens`)."""
+    return [token.text for token in tokens(text)]
+
+
+def tokens(text: str) -> list[Token]:
+    """Splits Slack's command text on whitespace, HTML escaping undone; double quotes
+    (typographic too) keep spaces inside one token; a mention is one token, read as `@name`."""
+    protected, found = protect(text)
+    result: list[Token] = []
+    for match in re.finditer(r'(?:[^\s"]+|"[^"]*"?)+', protected.translate(QUOTES)):
         token = match.group(0)
         if token.count('"') % 2:
-            raise _Bad(f"A quote is not closed in `{_shown(token)}`.")
-        tokens.append(token.replace('"', ""))
-    return tokens
+            raise _Bad(f"A quote is not closed in `{_shown(restore(token, found))}`.")
+        token = token.replace('"', "")
+        result.append(Token(restore(token, found), mention_in(token, found)))
+    return result
 
 
 def _list(tokens: list[str]) -> ListQuery:

@@ -22,6 +22,7 @@ from clipbot.blocks import (
     state_line,
 )
 from clipbot.listing import Found
+from clipbot.mentions import typed
 from clipbot.query import SubscribeQuery
 from clipbot.records import Clip
 from clipbot.state import Card, Health, Subscription
@@ -79,7 +80,7 @@ def listing(
     if shortened:
         notes.append("That is all that fits in one message; press More for the rest.")
     if not lines:
-        where = f"`{escape(cut(text, 100))}`" if text.strip() else "the feed"
+        where = f"`{escape(cut(typed(text), 100))}`" if text.strip() else "the feed"
         suggestion = "Try a wider filter, like `since:7d`, or fewer words." if text.strip() else ""
         head = f"No {'more ' if not first_page else ''}clips match {where}"
         looked = f" in the last {found.scanned} clips" if found.scan_limited else ""

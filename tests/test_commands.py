@@ -144,6 +144,18 @@ class TestListing:
             "No clips match `camera:attic`. Try a wider filter, like `since:7d`, or fewer words."
         ]
 
+    def test_html_escaped_text(self, bot: Bot, world: World) -> None:
+        """Slack sends `&amp;` for `&`: the words are read as typed and echoed escaped once."""
+        world.rhombus.add(clip("RD", NOW - 1000, title="R&D lab door"), clip("X", NOW - 2000))
+        bot.command("R&amp;D")
+        assert titles(bot.next_response()) == ["R&amp;D lab door"]
+        bot.command("nothing&amp;here &lt;b&gt;")
+        assert lines(bot.next_response()) == [
+            "No clips match `nothing&amp;here &lt;b&gt;`. Try a wider filter, like `since:7d`, or fewer words."
+        ]
+        ack = bot.command("status:R&amp;D")
+        assert body_json(ack)["text"].startswith(":warning: `status:R&amp;D` is not a clip status")
+
     def test_scan_is_bounded(self, bot: Bot, world: World) -> None:
         """A narrow filter stops after a bounded scan and says how far it looked."""
         world.rhombus.add(*(clip(f"C{i:03d}", NOW - 1000 * i) for i in range(520)))
@@ -192,11 +204,18 @@ class TestAnswersEverything:
         }
 
     def test_escapes_user_text(self, bot: Bot) -> None:
-        """User text echoed in an error cannot inject mentions or links."""
-        ack = bot.command("status:<!channel>")
+        """User text echoed in an error cannot inject mentions or links: typed `<!channel>`
+        (escaped by Slack) comes back as text, and a real @channel as the plain word."""
+        ack = bot.command("status:&lt;!channel&gt;")
         assert body_json(ack)["text"].splitlines()[0] == (
             ":warning: `status:&lt;!channel&gt;` is not a clip status; use one of INITIATING, "
             "UPLOADING, RENDERING, COMPLETE, FAILED, OFFLINE, DELETED."
+        )
+        ack = bot.command("status:<!channel>")
+        assert (
+            body_json(ack)["text"]
+            .splitlines()[0]
+            .startswith(":warning: `status:@channel` is not a clip status;")
         )
 
     def test_help(self, bot: Bot) -> None:
