@@ -164,6 +164,7 @@ def _serve(parts: Parts, stop: Stop) -> int:
         poll_seconds=settings.poll_seconds,
         share_hours=settings.share_hours,
         share=settings.share,
+        zone=settings.timezone,
     )
     busy = Busy()
     listeners = ListenerPool(busy)

@@ -40,6 +40,12 @@ def due(now_ms: int, at: time, zone: ZoneInfo) -> tuple[str, int]:
     return yesterday.isoformat(), _instant(yesterday, at, zone)
 
 
+def midnight(now_ms: int, zone: ZoneInfo) -> int:
+    """When the local day of `now_ms` began in `zone` (epoch ms), with that day's own offset:
+    on a daylight-saving change it is not `now` minus the hours since midnight by today's."""
+    return _instant(datetime.fromtimestamp(now_ms / 1000, zone).date(), time(0), zone)
+
+
 def _instant(day: date, at: time, zone: ZoneInfo) -> int:
     # A time skipped by a DST change is read with the offset before the change (fold=0).
     return int(datetime.combine(day, at, tzinfo=zone).timestamp() * 1000)

@@ -9,12 +9,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from slack_bolt import BoltRequest
 
+from clipbot.records import Clip
 from clipbot.replies import USAGE
-from clipbot.state import Subscription
+from clipbot.state import Card, Subscription
 from tests.bolt import Bot, body_json, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -314,6 +316,30 @@ class TestSubscriptions:
 
 
 class TestStatusAndHome:
+    def test_posted_today_across_a_dst_change(
+        self, bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """ "Today" starts at local midnight with that night's offset: on the day New York
+        moves its clocks forward, a card posted at 23:30 the evening before is not today's."""
+        monkeypatch.setenv("TZ", "America/New_York")
+        time.tzset()
+        monkeypatch.setattr(bot.deps, "zone", ZoneInfo("America/New_York"), raising=False)
+        midnight = 1_772_946_000_000  # 2026-03-08 00:00 EST = 05:00 UTC; 15:00 is EDT
+        world.now[0] = midnight + 14 * 3_600_000
+        cards = [
+            Card(clip=Clip(uuid, created_at_ms=at), channel_id="C1", posted_at_ms=at)
+            for uuid, at in (("EVE", midnight - 30 * 60_000), ("DAY", midnight + 30 * 60_000))
+        ]
+        world.store.reserve(cards)
+        for card in cards:
+            world.store.confirm("C1", [card.clip.uuid], "1.0")
+        try:
+            bot.command("status")
+            assert "Clips posted today: 1 (2 in all)" in bot.next_response()["text"].splitlines()
+        finally:
+            monkeypatch.undo()
+            time.tzset()
+
     def test_status(self, bot: Bot, world: World) -> None:
         """status tells at a glance: healthy or not, last poll, last error, position, posted, broken."""
         world.subscribe("C1")

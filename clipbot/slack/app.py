@@ -7,16 +7,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from clipbot.access import Access, SharePolicy
+from clipbot.config import machine_zone
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
 from clipbot.store import Store
+from clipbot.summary import midnight
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class Deps:
     share_hours: int = 24
     share: SharePolicy = SharePolicy.EVERYONE
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    zone: ZoneInfo = field(default_factory=machine_zone)  # CLIPBOT_TIMEZONE
 
     @property
     def access(self) -> Access:
@@ -43,9 +46,8 @@ class Deps:
         return Access(self.admins, self.share)
 
     def today_ms(self) -> int:
-        """Local midnight today, for "clips posted today"."""
-        now = datetime.fromtimestamp(self.now_ms() / 1000).astimezone()
-        return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+        """Midnight today in CLIPBOT_TIMEZONE (epoch ms), for "clips posted today"."""
+        return midnight(self.now_ms(), self.zone)
 
 
 def build_app(
