@@ -124,6 +124,12 @@ def clip_card(card: Card, console_url: str, *, share: bool = True) -> Message:
     return {"text": f"New clip: {escape(title_of(clip))}", "blocks": blocks}
 
 
+def mentioning(message: Message, notify: str | None) -> Message:
+    """`message` with its text starting with the subscription's mention (`<@U…>` or
+    `<!subteam^S…>`), so Slack notifies them; unchanged without one."""
+    return {**message, "text": f"{notify} {message['text']}"} if notify else message
+
+
 def state_line(card: Card) -> str:
     line = STATE_LINES.get(card.state, card.state).format(user=card.state_by)
     if card.state != OPEN and card.state_at_ms is not None:

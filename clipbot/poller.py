@@ -194,11 +194,12 @@ class Poller:
         """Posts one channel's cards in order: written down before sent, confirmed after."""
         outcome = _Outcome()
         channel = cards[0].channel_id
+        sub = self.store.subscription(channel)
+        notify = sub.notify if sub else None
         try:
             if cards[0].kind == "digest":
-                self._send(
-                    cards, blocks.digest(cards, self.console_url), blocks.digest_metadata(cards)
-                )
+                digest = blocks.digest(cards, self.console_url)
+                self._send(cards, blocks.mentioning(digest, notify), blocks.digest_metadata(cards))
                 outcome.digests += 1
                 outcome.posted += len(cards)
             else:
@@ -206,7 +207,8 @@ class Poller:
                     if self.stopping.is_set():
                         raise _Stopping
                     share = self.access.share_shown
-                    message = blocks.clip_card(card, self.console_url, share=share)
+                    card_message = blocks.clip_card(card, self.console_url, share=share)
+                    message = blocks.mentioning(card_message, notify)
                     self._send([card], message, blocks.clip_metadata(card.clip))
                     outcome.posted += 1
         except ChannelBroken as exc:

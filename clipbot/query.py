@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clipbot.mentions import Mention, mention_in, protect, restore, typed
+from clipbot.mentions import Mention, MentionKind, mention_in, protect, restore, typed
 from clipbot.records import STATUSES
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 50
@@ -16,7 +16,8 @@ MAX_DURATION_MS = 366 * 86_400_000
 # Slack (and phones) turn typed quotes into typographic ones; all count as plain double quotes.
 QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 LIST_KEYS = ("camera", "since", "status")
-SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring")
+SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring", "notify")
+BROADCASTS = ("@here", "@channel", "@everyone")
 VERBS = ("subscribe", "unsubscribe", "subscriptions", "open", "status", "help")
 
 
@@ -41,6 +42,7 @@ class SubscribeQuery:
     min_duration_sec: int | None = None
     include_private: bool = False
     include_monitoring: bool = False
+    notify: str | None = None  # a mention as messages write it: <@U…> or <!subteam^S…>
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,21 +103,22 @@ def _parse(text: str) -> Command:
     length = len(typed(text))
     if length > MAX_TEXT:
         raise _Bad(f"That is {length} characters; /clips takes at most {MAX_TEXT}.")
-    tokens = tokenize(text)
-    head = tokens[0].casefold() if tokens else ""
+    parsed = tokens(text)
+    words = [token.text for token in parsed]
+    head = words[0].casefold() if words else ""
     if head == "subscribe":
-        return _subscribe(tokens[1:])
+        return _subscribe(parsed[1:])
     if head == "report":
-        window = _window(tokens[1:], "report")
+        window = _window(words[1:], "report")
         return ReportQuery(window[0]) if window else ReportQuery()
     if head == "audit":
-        window = _window(tokens[1:], "audit")
+        window = _window(words[1:], "audit")
         return AuditQuery(*window) if window else AuditQuery()
     if head in VERBS:
-        if len(tokens) > 1:
-            raise _Bad(f"`{head}` takes nothing after it (got `{_shown(tokens[1])}`).")
+        if len(words) > 1:
+            raise _Bad(f"`{head}` takes nothing after it (got `{_shown(words[1])}`).")
         return Verb(head)
-    return _list(tokens[1:] if head == "recent" else tokens)
+    return _list(words[1:] if head == "recent" else words)
 
 
 def tokenize(text: str) -> list[str]:
@@ -162,24 +165,45 @@ def _list(tokens: list[str]) -> ListQuery:
     )
 
 
-def _subscribe(tokens: list[str]) -> SubscribeQuery:
+def _subscribe(tokens: list[Token]) -> SubscribeQuery:
     values: dict[str, str] = {}
+    notify: str | None = None
     for token in tokens:
-        key, value = _split(token, SUBSCRIBE_KEYS)
+        key, value = _split(token.text, SUBSCRIBE_KEYS)
         if not key:
             raise _Bad(
-                f"`subscribe` does not take `{_shown(token)}`; it takes camera:NAME, "
-                "min:DURATION and private:yes."
+                f"`subscribe` does not take `{_shown(token.text)}`; it takes camera:NAME, "
+                "min:DURATION, private:yes and notify:@someone."
             )
         if key in values:
             raise _Bad(f"`{key}:` is given twice.")
         values[key] = value
+        if key == "notify":
+            notify = _notify(token)
     minimum = duration_ms(values["min"], "min") // 1000 if "min" in values else None
     return SubscribeQuery(
         camera=_name(values["camera"]) if "camera" in values else None,
         min_duration_sec=minimum,
         include_private=_yes_no(values, "private"),
         include_monitoring=_yes_no(values, "monitoring"),
+        notify=notify,
+    )
+
+
+def _notify(token: Token) -> str:
+    """`notify:` names a person or a user group, as a Slack mention: how messages write it."""
+    mention = token.mention
+    if mention is not None and mention.kind is not MentionKind.CHANNEL:
+        return mention.mrkdwn
+    value = token.text.partition(":")[2].strip()
+    if mention is None and value.startswith("@") and value.casefold() not in BROADCASTS:
+        raise _Bad(
+            f"`notify:{_shown(value)}` arrived as plain text, not as a Slack mention: pick the "
+            "person or group from the @ menu (the app's /clips command needs should_escape)."
+        )
+    raise _Bad(
+        f"`notify:{_shown(value)}` is not a person or a user group; "
+        "use notify:@someone or notify:@team."
     )
 
 

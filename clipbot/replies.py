@@ -147,6 +147,8 @@ def describe_subscription(sub: Subscription | SubscribeQuery, *, mrkdwn: bool = 
         parts.append("including private and role-restricted clips")
     if sub.include_monitoring:
         parts.append("including alarm-monitoring clips")
+    if sub.notify:
+        parts.append(f"notifying {sub.notify}")
     return ", ".join(parts)
 
 

@@ -107,4 +107,8 @@ MIGRATIONS = (
     );
     CREATE INDEX deliveries_by_time ON deliveries (at_ms);
     """,
+    # 6: who a subscription's new cards mention (a Slack mention: <@U…> or <!subteam^S…>).
+    """
+    ALTER TABLE subscriptions ADD COLUMN notify TEXT;
+    """,
 )

@@ -55,6 +55,7 @@ class Subscription:
     include_private: bool = False
     include_monitoring: bool = False
     broken: str | None = None
+    notify: str | None = None  # mentioned by each new card: `<@U…>` or `<!subteam^S…>`
 
 
 @dataclass(frozen=True, slots=True)

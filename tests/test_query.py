@@ -73,6 +73,57 @@ class TestValid:
         assert parse(text) == expected
 
 
+class TestNotify:
+    """`subscribe notify:` takes the mention Slack sends with should_escape (see test_mentions)."""
+
+    @pytest.mark.parametrize(
+        ("text", "notify"),
+        [
+            ("subscribe notify:<@U024BE7LH|bob>", "<@U024BE7LH>"),
+            ("subscribe notify:<@U024BE7LH>", "<@U024BE7LH>"),
+            ("subscribe notify:<@W0G3X8K5T|alice>", "<@W0G3X8K5T>"),
+            ("subscribe notify:<!subteam^SAZ94GDB8|@security-team>", "<!subteam^SAZ94GDB8>"),
+            ("subscribe notify:<!subteam^SAZ94GDB8>", "<!subteam^SAZ94GDB8>"),
+            ("subscribe NOTIFY:<@U024BE7LH|bob smith>", "<@U024BE7LH>"),
+        ],
+    )
+    def test_notify_takes_each_mention_form(self, text: str, notify: str) -> None:
+        """Every form Slack sends a user or user group in becomes the mention messages use."""
+        assert parse(text) == SubscribeQuery(notify=notify)
+
+    def test_notify_with_other_filters(self) -> None:
+        """notify: combines with the other subscription filters, in any order."""
+        assert parse("subscribe notify:<!subteam^S1|@sec> camera:dock min:30s") == SubscribeQuery(
+            camera="dock", min_duration_sec=30, notify="<!subteam^S1>"
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            (
+                "subscribe notify:@bob",
+                "`notify:@bob` arrived as plain text, not as a Slack mention: pick the person or group from the @ menu (the app's /clips command needs should_escape).",
+            ),
+            (
+                "subscribe notify:<#C024BE7LR|general>",
+                "`notify:#general` is not a person or a user group; use notify:@someone or notify:@team.",
+            ),
+            (
+                "subscribe notify:<!here>",
+                "`notify:@here` is not a person or a user group; use notify:@someone or notify:@team.",
+            ),
+            (
+                "subscribe notify:",
+                "`notify:` is not a person or a user group; use notify:@someone or notify:@team.",
+            ),
+            ("subscribe notify:<@U1|a> notify:<@U2|b>", "`notify:` is given twice."),
+        ],
+    )
+    def test_notify_refuses_what_is_not_a_person(self, text: str, message: str) -> None:
+        """Plain text, channels and broadcasts are refused, saying why."""
+        assert parse(text) == ParseError(message)
+
+
 class TestErrors:
     @pytest.mark.parametrize(
         ("text", "message"),
@@ -100,12 +151,12 @@ class TestErrors:
             ("help me", "`help` takes nothing after it (got `me`)."),
             (
                 "subscribe everything",
-                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION and private:yes.",
+                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes and notify:@someone.",
             ),
             ("subscribe private:maybe", "`private:` takes yes or no (got `maybe`)."),
             (
                 "subscribe since:1h",
-                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`.",
+                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `notify:`.",
             ),
             ("report soon", "`report soon`: give a duration up to 366d, like 24h or 7d."),
             ("report 999w", "`report 999w`: give a duration up to 366d, like 24h or 7d."),
@@ -130,7 +181,27 @@ def test_no_text_raises(text: str) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["camera:", "since:", '"', "“", "5", "subscribe", ":", "status:", " ", "é", "x"]
+            [
+                "camera:",
+                "since:",
+                '"',
+                "“",
+                "5",
+                "subscribe",
+                ":",
+                "status:",
+                " ",
+                "é",
+                "x",
+                "<",
+                ">",
+                "|",
+                "@U1",
+                "!subteam^S1",
+                "#",
+                "notify:",
+                "report",
+            ]
         ),
         max_size=12,
     )

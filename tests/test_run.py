@@ -75,7 +75,8 @@ class TestSocketMode:
         socket_mode: FakeSocketMode,
         tmp_path: Path,
     ) -> None:
-        """The real process takes /clips over Socket Mode, posts a new clip, and stops on SIGTERM."""
+        """The real process takes /clips over Socket Mode, posts a new clip (mentioning the group
+        the subscription notifies), and stops on SIGTERM."""
         rhombus.add(clip("OLD", 1_764_000_000_000))
         bot = Process(["run"], run_env, tmp_path)
         try:
@@ -87,7 +88,7 @@ class TestSocketMode:
                     "channel_id": "C1",
                     "user_id": "U1",
                     "command": "/clips",
-                    "text": "subscribe",
+                    "text": "subscribe notify:<!subteam^S0SEC|@security>",
                     "response_url": slack.response_url(),
                     "trigger_id": "t1",
                 },
@@ -98,7 +99,7 @@ class TestSocketMode:
             rhombus.add(clip("NEW", 1_764_000_060_000, title="Back gate"))
             assert eventually(lambda: len(slack.posts("C1")) == 2, timeout=30), bot.stderr
             card = slack.posts("C1")[1]
-            assert card.text == "New clip: Back gate"
+            assert card.text == "<!subteam^S0SEC> New clip: Back gate"
             press = socket_mode.send(
                 "interactive",
                 {

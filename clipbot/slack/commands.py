@@ -149,6 +149,7 @@ def subscribe(
         min_duration_sec=query.min_duration_sec,
         include_private=query.include_private,
         include_monitoring=query.include_monitoring,
+        notify=query.notify,
     )
     # The visible announcement doubles as the test that clipbot can post here at all.
     try:

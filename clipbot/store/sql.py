@@ -19,7 +19,7 @@ from clipbot.store.summaries import SummaryQueries
 
 SUBSCRIPTION_COLUMNS = (
     "channel_id, team_id, camera, min_duration_sec, include_private, include_monitoring,"
-    " created_by, created_at_ms, start_ms, start_uuids, broken"
+    " created_by, created_at_ms, start_ms, start_uuids, broken, notify"
 )
 
 
@@ -45,7 +45,7 @@ class SqlStore(CardQueries, SummaryQueries, ButtonQueries, AuditQueries):
             db.run("DELETE FROM subscriptions WHERE channel_id = ?", (sub.channel_id,))
             db.run(
                 f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sub.channel_id,
                     sub.team_id,
@@ -58,6 +58,7 @@ class SqlStore(CardQueries, SummaryQueries, ButtonQueries, AuditQueries):
                     sub.start_ms,
                     names_to_text(sub.start_uuids),
                     sub.broken,
+                    sub.notify,
                 ),
             )
         return previous
@@ -178,4 +179,5 @@ def _subscription(row: Row) -> Subscription:
         start_ms=row["start_ms"],
         start_uuids=names_from_text(row["start_uuids"]),
         broken=row["broken"],
+        notify=row["notify"],
     )
