@@ -67,8 +67,10 @@ def test_one_leader_and_takeover(postgres_url: str, caplog: pytest.LogCaptureFix
     time.sleep(0.35)  # R0 is dead: its lease runs out
     assert [r.renew() for r in replicas[1:]] == [True, False]
     caplog.set_level(logging.INFO, logger="clipbot.leader")
+    caplog.clear()
     assert (replicas[0].renew(), replicas[0].role) == (False, Role.FOLLOWER)
-    assert caplog.messages == ["replica R0 lost the lease: another replica leads now"]
+    said = [r.getMessage() for r in caplog.records if r.name == "clipbot.leader"]
+    assert said == ["replica R0 lost the lease: another replica leads now"]
     for s in stores:
         s.close()
 
@@ -103,6 +105,7 @@ def test_database_down_and_back(
     lead.renew()
     poll()
     caplog.set_level(logging.INFO, logger="clipbot.leader")
+    caplog.clear()
     own_server.stop()
     assert (lead.renew(), lead.role, lead.is_leader) == (False, Role.STORE_DOWN, False)
     poll()
