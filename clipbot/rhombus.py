@@ -22,7 +22,8 @@ MAX_ATTEMPTS = 4  # transient failures (5xx, timeouts, connection errors) before
 MAX_THROTTLED = 6  # 429 answers in a row before giving up
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
-CAMERA_REFRESH_S = 600  # an unknown camera (deleted, say) refetches the list at most this often
+# An unknown camera or user (deleted, say) fetches its whole list again at most this often.
+LIST_REFRESH_S = 600
 
 
 class RhombusError(Exception):
@@ -82,9 +83,10 @@ class RhombusClient:
         self._not_before = 0.0
         self._odd = OddRecords()
         self._feed = Feed(self.page, page_size, now_ms)
-        self._cameras: dict[str, str] = {}
-        self._cameras_at = -float(CAMERA_REFRESH_S)  # monotonic time of the last camera list
-        self._users: dict[str, str] = {}
+        self._cameras = NameCache(
+            lambda: self._names("camera/getMinimalCameraStateList"), monotonic
+        )
+        self._users = NameCache(lambda: self._names("user/getUsersInOrg"), monotonic)
 
     def __repr__(self) -> str:
         return f"RhombusClient(api_url={self._api_url!r})"
@@ -194,21 +196,14 @@ class RhombusClient:
     def camera_names(self, ids: Iterable[str]) -> tuple[str, ...]:
         """Names for camera IDs; an unknown camera shows its ID. A miss refreshes the cache."""
         wanted = tuple(ids)
-        stale = self._monotonic() - self._cameras_at > CAMERA_REFRESH_S
-        if stale and any(i not in self._cameras for i in wanted):
-            self._cameras_at = self._monotonic()
-            self._cameras.update(
-                {c.uuid: c.name for c in self._records("camera/getMinimalCameraStateList")}
-            )
-        return tuple(self._cameras.get(i, i) for i in wanted)
+        return tuple(self._cameras.get(i) or i for i in wanted)
 
     def user_name(self, user_uuid: str | None) -> str | None:
-        """A Rhombus user's name; None when unknown."""
-        if not user_uuid:
-            return None
-        if user_uuid not in self._users:
-            self._users.update({u.uuid: u.name for u in self._records("user/getUsersInOrg")})
-        return self._users.get(user_uuid)
+        """A Rhombus user's name; None when unknown (getUsersInOrg, refreshed like cameras)."""
+        return self._users.get(user_uuid) if user_uuid else None
+
+    def _names(self, operation: str) -> dict[str, str]:
+        return {record.uuid: record.name for record in self._records(operation)}
 
     def _records(self, operation: str) -> Iterator[Any]:
         data = self.call(operation, {})
@@ -254,6 +249,26 @@ class RhombusClient:
             log.warning("thumbnail for clip %s: HTTP %s", clip.uuid, response.status_code)
             return None
         return response.content
+
+
+class NameCache:
+    """Names by uuid from one Rhombus list call: a miss fetches the whole list again, at most
+    once every LIST_REFRESH_S seconds, so an unknown uuid does not cost a call every time."""
+
+    def __init__(self, fetch: Callable[[], dict[str, str]], monotonic: Callable[[], float]):
+        self._fetch = fetch
+        self._monotonic = monotonic
+        self._names: dict[str, str] = {}
+        self._fetched_at: float | None = None
+
+    def get(self, uuid: str) -> str | None:
+        """The name for `uuid`, or None when the list (fresh enough) does not have it."""
+        now = self._monotonic()
+        stale = self._fetched_at is None or now - self._fetched_at > LIST_REFRESH_S
+        if uuid not in self._names and stale:
+            self._fetched_at = now  # set first: a failing call also waits its turn
+            self._names.update(self._fetch())
+        return self._names.get(uuid)
 
 
 def thumbnail_url(media_url: str, clip: Clip) -> str | None:

@@ -230,6 +230,28 @@ class TestRecords:
         assert client.user_name("USER000000000000000001") == "Dana Guard"
         assert client.user_name("NOBODY") is None
 
+    def test_unknown_user_fetches_the_list_at_most_every_ten_minutes(
+        self, rhombus: FakeRhombus
+    ) -> None:
+        """A clip saved by someone no longer in getUsersInOrg does not fetch the whole list
+        again for every clip: misses are cached, and refreshed once ten minutes have passed."""
+        clock = [1000.0]
+        client = RhombusClient(
+            httpx.Client(timeout=5),
+            RhombusAuth(Secret(API_KEY)),
+            rhombus.api_url,
+            rhombus.media_url,
+            monotonic=lambda: clock[0],
+        )
+        with client:
+            assert [client.user_name("GONE") for _ in range(25)] == [None] * 25
+            assert len(rhombus.calls("getUsersInOrg")) == 1
+            rhombus.users.append({"uuid": "GONE", "name": "Back Again"})
+            clock[0] += 601
+            assert client.user_name("GONE") == "Back Again"
+            assert client.user_name("USER000000000000000001") == "Dana Guard"
+            assert len(rhombus.calls("getUsersInOrg")) == 2
+
 
 class TestErrors:
     def test_401(self, rhombus: FakeRhombus) -> None:
