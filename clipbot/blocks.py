@@ -10,12 +10,13 @@ from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card
 
 Message = dict[str, Any]
 
-CLAIM, RESOLVE, FALSE_ALARM_ACTION, SHARE, REOPEN = (
+CLAIM, RESOLVE, FALSE_ALARM_ACTION, SHARE, REOPEN, VIDEO = (
     "clip_claim",
     "clip_resolve",
     "clip_false_alarm",
     "clip_share",
     "clip_reopen",
+    "clip_video",
 )
 TRIAGE_BLOCK = "triage"
 CLIP_EVENT, DIGEST_EVENT = "clipbot_clip", "clipbot_digest"
@@ -101,10 +102,13 @@ def cameras_text(names: tuple[str, ...], limit: int = CAMERAS_LIMIT) -> str:
     return escape(cut(", ".join(shown), limit)) + (f" +{rest} more" if rest else "")
 
 
-def clip_card(card: Card, console_url: str, *, share: bool = True) -> Message:
+def clip_card(
+    card: Card, console_url: str, *, share: bool = True, video_max_bytes: int = 0
+) -> Message:
     """The whole card for one posted clip: facts, thumbnail, triage state and buttons.
 
-    `share` False leaves the Share link button out (CLIPBOT_SHARE=off).
+    `share` False leaves the Share link and Video buttons out (CLIPBOT_SHARE=off); Video shows
+    only for a clip `offers_video` says can be uploaded under `video_max_bytes`.
     """
     clip = card.clip
     blocks: list[dict[str, Any]] = [
@@ -120,7 +124,7 @@ def clip_card(card: Card, console_url: str, *, share: bool = True) -> Message:
             }
         )
     blocks.append({"type": "context", "elements": [mrkdwn(state_line(card))]})
-    blocks.append(triage_buttons(card, share=share))
+    blocks.append(triage_buttons(card, share=share, video_max_bytes=video_max_bytes))
     return {"text": f"New clip: {escape(title_of(clip))}", "blocks": blocks}
 
 
@@ -139,7 +143,14 @@ def state_line(card: Card) -> str:
     return line
 
 
-def triage_buttons(card: Card, *, share: bool = True) -> dict[str, Any]:
+def offers_video(clip: Clip, max_bytes: int) -> bool:
+    """Whether the card gets a Video button: a COMPLETE clip not known to be over `max_bytes`
+    (0: never); a clip of unknown size gets one and the download stops at the limit."""
+    too_big = clip.byte_count is not None and clip.byte_count > max_bytes
+    return max_bytes > 0 and clip.status == "COMPLETE" and not too_big
+
+
+def triage_buttons(card: Card, *, share: bool = True, video_max_bytes: int = 0) -> dict[str, Any]:
     """The buttons for the card's state; block_id carries the version the presser saw."""
     uuid = card.clip.uuid
     buttons = [_button("Claim", CLAIM, uuid)]
@@ -152,6 +163,8 @@ def triage_buttons(card: Card, *, share: bool = True) -> dict[str, Any]:
         ]
     if share:
         buttons.append(_button("Share link", SHARE, uuid))
+    if share and offers_video(card.clip, video_max_bytes):
+        buttons.append(_button("Video", VIDEO, uuid))
     return {"type": "actions", "block_id": f"{TRIAGE_BLOCK}:{card.version}", "elements": buttons}
 
 

@@ -81,6 +81,7 @@ class Settings:
     summary_at: time | None
     log_format: str = "text"
     metrics_port: int | None = None
+    video_max_mb: int = 50
 
     @property
     def socket_mode(self) -> bool:
@@ -150,6 +151,7 @@ class Settings:
             summary_at=reader.clock_time("CLIPBOT_SUMMARY_AT"),
             log_format=reader.choice("CLIPBOT_LOG_FORMAT", "text", LOG_FORMATS, lower=True),
             metrics_port=reader.integer("CLIPBOT_METRICS_PORT", None, low=1, high=65535),
+            video_max_mb=reader.number("CLIPBOT_VIDEO_MAX_MB", 50, low=0, high=1000),
         )
         if settings.metrics_port is not None and settings.metrics_port == http_port:
             reader.problems.append(

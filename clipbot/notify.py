@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -22,6 +24,7 @@ BROKEN_CHANNEL_ERRORS = frozenset(
 )
 
 
+UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 HISTORY_PAGES = 5  # how far back a restart looks for a post it may have made (5 x 200 messages)
 
 
@@ -29,6 +32,18 @@ HISTORY_PAGES = 5  # how far back a restart looks for a post it may have made (5
 class Sent:
     ts: str
     image_refused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """A file Slack now holds: its ID and permalink (None when Slack would not say)."""
+
+    file_id: str
+    permalink: str | None
+
+
+class UploadFailed(Exception):
+    """Slack's upload URL did not take the file (its HTTP status, or the connection failure)."""
 
 
 class ChannelBroken(Exception):
@@ -117,6 +132,46 @@ class SlackPoster:
             return None
         file = response.get("file") or {}
         return str(file["id"]) if file.get("id") else None
+
+    def upload_file(
+        self, path: Path, *, filename: str, title: str, channel: str, thread_ts: str, comment: str
+    ) -> Uploaded:
+        """Uploads the file at `path` into a thread, streamed from disk in chunks.
+
+        Slack's external upload, the three steps `WebClient.files_upload_v2` takes
+        (files.getUploadURLExternal with the length, a POST of the bytes to the URL it hands out,
+        files.completeUploadExternal with channel_id and thread_ts); files_upload_v2 itself reads
+        the whole file into memory first, which a video must not. Raises SlackApiError
+        (`file_uploads_disabled`, `file_upload_size_restricted`…) or UploadFailed.
+        """
+        ticket = self.client.files_getUploadURLExternal(
+            filename=filename, length=path.stat().st_size
+        )
+        file_id = str(ticket["file_id"])
+        try:
+            with path.open("rb") as file, httpx.Client(timeout=UPLOAD_TIMEOUT) as http:
+                response = http.post(str(ticket["upload_url"]), content=file)
+        except httpx.TransportError as exc:
+            raise UploadFailed(type(exc).__name__) from None
+        if response.status_code != 200:
+            raise UploadFailed(f"HTTP {response.status_code}")
+        done = self.client.files_completeUploadExternal(
+            files=[{"id": file_id, "title": title}],
+            channel_id=channel,
+            thread_ts=thread_ts,
+            initial_comment=comment,
+        )
+        shared = (done.get("files") or [{}])[0]
+        return Uploaded(file_id, shared.get("permalink") or self._permalink(file_id))
+
+    def _permalink(self, file_id: str) -> str | None:
+        try:
+            info = self.client.files_info(file=file_id)
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("no permalink for file %s: %s", file_id, slack_error(exc))
+            return None
+        permalink = (info.get("file") or {}).get("permalink")
+        return str(permalink) if permalink else None
 
     def find_posted(self, channel: str, after_ts: str | None) -> dict[str, str]:
         """Clip uuid → ts of the bot's cards and digests in `channel` newer than `after_ts`."""

@@ -68,6 +68,7 @@ class Poller:
         console_url: str,
         digest_threshold: int,
         access: Access | None = None,
+        video_max_bytes: int = 0,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         workers: int = 4,
     ) -> None:
@@ -77,6 +78,7 @@ class Poller:
         self.console_url = console_url
         self.digest_threshold = digest_threshold
         self.access = access or Access()  # who may do what: admins, CLIPBOT_SHARE
+        self.video_max_bytes = video_max_bytes
         self.now_ms = now_ms
         self.workers = workers
         self.stopping = threading.Event()  # set on shutdown: the cycle stops between two posts
@@ -206,8 +208,12 @@ class Poller:
                 for card in cards:
                     if self.stopping.is_set():
                         raise _Stopping
-                    share = self.access.share_shown
-                    card_message = blocks.clip_card(card, self.console_url, share=share)
+                    card_message = blocks.clip_card(
+                        card,
+                        self.console_url,
+                        share=self.access.share_shown,
+                        video_max_bytes=self.video_max_bytes,
+                    )
                     message = blocks.mentioning(card_message, notify)
                     self._send([card], message, blocks.clip_metadata(card.clip))
                     outcome.posted += 1
@@ -286,28 +292,25 @@ class Poller:
             thumbnail = self._thumbnail(clip)
             for card in cards:
                 self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
-                redraw(
-                    self.store,
-                    self.poster,
-                    uuid,
-                    card.channel_id,
-                    self.console_url,
-                    share=self.access.share_shown,
-                )
+                self._redraw(card.clip.uuid, card.channel_id)
                 result.updated += 1
 
     def _show_pending_thumbnails(self, result: CycleResult) -> None:
         """Adds thumbnails Slack was not ready to show when their card was posted."""
         for card in self.store.thumbnails_pending(self.now_ms() - RECHECK_MS):
-            if redraw(
-                self.store,
-                self.poster,
-                card.clip.uuid,
-                card.channel_id,
-                self.console_url,
-                share=self.access.share_shown,
-            ):
+            if self._redraw(card.clip.uuid, card.channel_id):
                 result.updated += 1
+
+    def _redraw(self, clip_uuid: str, channel: str) -> bool:
+        return redraw(
+            self.store,
+            self.poster,
+            clip_uuid,
+            channel,
+            self.console_url,
+            share=self.access.share_shown,
+            video_max_bytes=self.video_max_bytes,
+        )
 
 
 class _Stopping(Exception):

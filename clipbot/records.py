@@ -35,6 +35,9 @@ class Clip:
     is_monitoring_clip: bool = False
     thumbnail_region: str | None = None
     thumbnail_location_v2: str | None = None
+    clip_region: str | None = None
+    clip_location_v2: str | None = None
+    byte_count: int | None = None  # the MP4's size in bytes, when Rhombus says
 
     @property
     def is_private(self) -> bool:
@@ -70,6 +73,9 @@ class Clip:
             is_monitoring_clip=data.get("isMonitoringClip") is True,
             thumbnail_region=_text(_mapping(data.get("thumbnailLocation")).get("region")) or None,
             thumbnail_location_v2=_text(data.get("thumbnailLocationV2")) or None,
+            clip_region=_text(_mapping(data.get("clipLocation")).get("region")) or None,
+            clip_location_v2=_text(data.get("clipLocationV2")) or None,
+            byte_count=_int(data.get("byteCount")),
         )
 
     def to_json(self) -> dict[str, Any]:

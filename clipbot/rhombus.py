@@ -6,6 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,6 +236,10 @@ class RhombusClient:
             expires_at_ms=self._now_ms() + expires_secs * 1000,
         )
 
+    def media(self, url: str) -> AbstractContextManager[httpx.Response]:
+        """A streamed GET of media at `url` with the API's auth headers (read it in chunks)."""
+        return self._http.stream("GET", url, headers=self._auth.headers())
+
     def thumbnail(self, clip: Clip) -> bytes | None:
         """The clip's JPEG thumbnail, or None when the media server has none (never raises)."""
         url = thumbnail_url(self._media_url, clip)
@@ -273,11 +278,25 @@ class NameCache:
 
 def thumbnail_url(media_url: str, clip: Clip) -> str | None:
     """Where a clip's thumbnail is: the V2 location when absolute, else the region form."""
-    v2 = clip.thumbnail_location_v2 or ""
-    if v2.startswith(("https://", "http://")):
+    return media_location(
+        media_url, clip.uuid, clip.thumbnail_location_v2, clip.thumbnail_region, "jpeg"
+    )
+
+
+def video_url(media_url: str, clip: Clip) -> str | None:
+    """Where a clip's MP4 is: `clipLocationV2` when absolute, else the region form."""
+    return media_location(media_url, clip.uuid, clip.clip_location_v2, clip.clip_region, "mp4")
+
+
+def media_location(
+    media_url: str, clip_uuid: str, v2: str | None, region: str | None, extension: str
+) -> str | None:
+    """`v2` when it is an absolute URL (it is opaque otherwise), else
+    `{media}/media/metadata/{region}/{uuid}.{extension}`; None without either."""
+    if (v2 or "").startswith(("https://", "http://")):
         return v2
-    if clip.thumbnail_region:
-        return f"{media_url}/media/metadata/{clip.thumbnail_region}/{clip.uuid}.jpeg"
+    if region:
+        return f"{media_url}/media/metadata/{region}/{clip_uuid}.{extension}"
     return None
 
 

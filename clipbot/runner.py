@@ -26,6 +26,7 @@ from clipbot.slack.app import Deps, build_app
 from clipbot.stopping import Busy, ListenerPool, Stop, Stopped, abandon
 from clipbot.store import Store, StoreOpenError, open_store
 from clipbot.summary import DailySummary
+from clipbot.video import VideoDesk
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Parts:
     poster: SlackPoster
     poller: Poller
     metrics: Metrics
+    videos: VideoDesk | None
 
     def close(self) -> None:
         self.rhombus.close()
@@ -61,6 +63,7 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
     rhombus = wiring.rhombus_client(settings, stop=stop, on_error=metrics.rhombus_error)
     slack = wiring.slack_client(settings, stop=stop, on_error=metrics.slack_error)
     poster = SlackPoster(slack, sleep=stop.wait if stop else time.sleep)
+    videos = wiring.video_desk(settings, store, rhombus, poster)
     poller = Poller(
         store,
         rhombus,
@@ -68,8 +71,9 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
         console_url=settings.rhombus_console_url,
         digest_threshold=settings.digest_threshold,
         access=settings.access,
+        video_max_bytes=videos.max_bytes if videos else 0,
     )
-    return Parts(settings, store, rhombus, poster, poller, metrics)
+    return Parts(settings, store, rhombus, poster, poller, metrics, videos)
 
 
 def _parts_or_report(settings: Settings, stop: Stop | None = None) -> Parts | None:
@@ -165,6 +169,7 @@ def _serve(parts: Parts, stop: Stop) -> int:
         share_hours=settings.share_hours,
         share=settings.share,
         zone=settings.timezone,
+        videos=parts.videos,
     )
     busy = Busy()
     listeners = ListenerPool(busy)
@@ -192,6 +197,8 @@ def _serve(parts: Parts, stop: Stop) -> int:
     stop.wait()
     log.info("stopping")
     parts.poller.stopping.set()
+    if parts.videos:
+        parts.videos.stopping.set()  # downloads stop at their next chunk
     close()  # no new Slack requests
     scheduler.shutdown(wait=False)  # no new runs
     listeners.shutdown(wait=False)

@@ -111,4 +111,17 @@ MIGRATIONS = (
     """
     ALTER TABLE subscriptions ADD COLUMN notify TEXT;
     """,
+    # 7: videos uploaded to Slack, so a later press of Video shares the same file.
+    """
+    CREATE TABLE videos (
+        clip_uuid TEXT PRIMARY KEY,
+        file_id TEXT NOT NULL,
+        permalink TEXT,
+        size_bytes INTEGER NOT NULL,
+        channel_id TEXT NOT NULL,
+        thread_ts TEXT NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    );
+    """,
 )

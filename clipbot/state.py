@@ -136,3 +136,17 @@ class AuditEntry:
     details: str = ""  # plain text: the subscription's filters, the clip's title, …
     clip_uuid: str | None = None
     expires_at_ms: int | None = None  # share links: when the link stops working
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFile:
+    """A clip's MP4 as uploaded to Slack once, shared by every later press of Video."""
+
+    clip_uuid: str
+    file_id: str
+    permalink: str | None
+    size_bytes: int
+    channel_id: str
+    thread_ts: str
+    uploaded_by: str
+    uploaded_at_ms: int

@@ -110,12 +110,21 @@ def press(
     at_ms: int,
     console_url: str,
     share: bool = True,
+    video_max_bytes: int = 0,
 ) -> str | None:
     """Applies a press and shows it (card redrawn, one thread reply); the refusal, if any."""
     outcome = apply(store, card, action, user, seen_version=seen_version, note=note, at_ms=at_ms)
     if outcome.card is None or outcome.card.ts is None:
         return outcome.refusal
-    redraw(store, poster, card.clip.uuid, card.channel_id, console_url, share=share)
+    redraw(
+        store,
+        poster,
+        card.clip.uuid,
+        card.channel_id,
+        console_url,
+        share=share,
+        video_max_bytes=video_max_bytes,
+    )
     try:
         poster.reply(card.channel_id, outcome.card.ts, outcome.thread_text or "")
     except (SlackApiError, SlackClientError) as exc:
@@ -131,6 +140,7 @@ def redraw(
     console_url: str,
     *,
     share: bool = True,
+    video_max_bytes: int = 0,
 ) -> bool:
     """Edits a card to show what the store holds now (the one way cards are redrawn).
 
@@ -142,7 +152,8 @@ def redraw(
     if card is None or card.ts is None or card.kind != "card":
         return True
     try:
-        shown = poster.update(channel, card.ts, blocks.clip_card(card, console_url, share=share))
+        message = blocks.clip_card(card, console_url, share=share, video_max_bytes=video_max_bytes)
+        shown = poster.update(channel, card.ts, message)
     except (SlackApiError, SlackClientError) as exc:
         log.warning("could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc))
         return False

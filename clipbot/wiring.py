@@ -14,8 +14,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from clipbot.config import Settings
 from clipbot.metrics import ObservedWebClient
+from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.stopping import RateLimitRetry, Stop
+from clipbot.store import Store
+from clipbot.video import MB, VideoDesk
 
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
@@ -63,4 +66,22 @@ def slack_client(
         base_url=settings.slack_api_url,
         timeout=30,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), rate_limit],
+    )
+
+
+def video_desk(
+    settings: Settings, store: Store, rhombus: RhombusClient, poster: SlackPoster
+) -> VideoDesk | None:
+    """What answers the Video button; None when CLIPBOT_VIDEO_MAX_MB is 0 (no button)."""
+    if settings.video_max_mb == 0:
+        return None
+    return VideoDesk(
+        store,
+        rhombus,
+        poster,
+        media_url=settings.rhombus_media_url,
+        console_url=settings.rhombus_console_url,
+        max_bytes=settings.video_max_mb * MB,
+        now_ms=lambda: int(time.time() * 1000),
+        access=settings.access,
     )

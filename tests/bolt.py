@@ -11,6 +11,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 
 from clipbot.access import SharePolicy
 from clipbot.slack.app import Deps, build_app
+from clipbot.video import VideoDesk
 from tests.fakes.slack import SIGNING_SECRET
 from tests.world import CONSOLE, World
 
@@ -35,6 +36,7 @@ class Bot:
         world: World,
         admins: frozenset[str] = frozenset(),
         share: SharePolicy = SharePolicy.EVERYONE,
+        videos: VideoDesk | None = None,
     ) -> None:
         self.world = world
         self.deps = Deps(
@@ -46,6 +48,7 @@ class Bot:
             poll_seconds=30,
             share_hours=24,
             share=share,
+            videos=videos,
             now_ms=lambda: world.now[0],
         )
         self.app: App = build_app(self.deps, world.web, SIGNING_SECRET)

@@ -52,6 +52,7 @@ class TestSettings:
             summary_at=None,
             log_format="text",
             metrics_port=None,
+            video_max_mb=50,
         )
         assert settings.socket_mode
 
@@ -114,6 +115,13 @@ class TestSettings:
         assert problems(env) == ["SLACK_SIGNING_SECRET: missing (required)"]
         settings = Settings.from_env({**env, "SLACK_SIGNING_SECRET": "s3cr3t"})
         assert (settings.http_port, settings.socket_mode) == (3000, False)
+
+    def test_video_limit(self) -> None:
+        """CLIPBOT_VIDEO_MAX_MB is read (0 allowed: no Video button), and out of range named."""
+        assert Settings.from_env({**GOOD, "CLIPBOT_VIDEO_MAX_MB": "0"}).video_max_mb == 0
+        assert problems({**GOOD, "CLIPBOT_VIDEO_MAX_MB": "2000"}) == [
+            "CLIPBOT_VIDEO_MAX_MB: 2000 is out of range (0 to 1000)"
+        ]
 
     def test_bad_port_and_url(self) -> None:
         """A port out of range and a URL that is not http(s) are named."""

@@ -196,6 +196,8 @@ class TestRecords:
                 visibility="PRIVATE",
                 isMonitoringClip=True,
                 sourceAlertUuid="AL1",
+                byteCount=12_345_678,
+                clipLocationV2="https://media.example.test/v2/FULL.mp4",
             )
         )
         assert make_client(rhombus).clips_since(0) == [
@@ -212,6 +214,9 @@ class TestRecords:
                 source_alert_uuid="AL1",
                 is_monitoring_clip=True,
                 thumbnail_region="us-west-2",
+                clip_region="us-west-2",
+                clip_location_v2="https://media.example.test/v2/FULL.mp4",
+                byte_count=12_345_678,
             )
         ]
 

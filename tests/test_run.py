@@ -18,7 +18,7 @@ import pytest
 from clipbot.state import Subscription
 from clipbot.store import SqliteStore
 from tests.bolt import eventually
-from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
+from tests.fakes.rhombus import API_KEY, FakeRhombus, Video, clip
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 from tests.test_commands import sign
@@ -132,11 +132,80 @@ class TestSocketMode:
         assert "clipbot is running (socket mode)" in log and "stopped" in log
         assert [s for s in SECRETS if s in log] == []
 
+    def test_video_button_puts_the_mp4_in_the_thread(
+        self,
+        run_env: dict[str, str],
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        socket_mode: FakeSocketMode,
+        tmp_path: Path,
+    ) -> None:
+        """Video pressed over Socket Mode: the real process uploads the clip's MP4 into the thread."""
+        rhombus.add(clip("OLD", 1_764_000_000_000))
+        bot = Process(["run"], {**run_env, "CLIPBOT_VIDEO_MAX_MB": "2"}, tmp_path)
+        try:
+            assert eventually(lambda: socket_mode.connections, timeout=30), bot.stderr
+            slash(socket_mode, slack, "subscribe")
+            assert eventually(lambda: slack.responses, timeout=20)
+            rhombus.add(clip("NEW", 1_764_000_060_000, title="Back gate", byteCount=1_000_000))
+            rhombus.videos["NEW"] = Video(1_000_000)
+            assert eventually(lambda: len(slack.posts("C1")) == 2, timeout=30), bot.stderr
+            card = slack.posts("C1")[1]
+            press = socket_mode.send(
+                "interactive", press_payload(slack, card.ts, "clip_video", "NEW")
+            )
+            assert eventually(lambda: socket_mode.ack_for(press), timeout=10)
+            assert eventually(lambda: slack.replies("C1", card.ts), timeout=20), bot.stderr
+            (file,) = slack.files.values()
+            assert (file.title, file.channel, file.thread_ts, file.received) == (
+                "Back gate",
+                "C1",
+                card.ts,
+                1_000_000,
+            )
+        finally:
+            code = bot.stop()
+        assert code == 0
+        assert [s for s in SECRETS if s in bot.stderr] == []
+
     def test_bad_app_token(self, run_env: dict[str, str], tmp_path: Path) -> None:
         """An app token Slack refuses stops the start with exit 1, naming it."""
         bot = Process(["run"], {**run_env, "SLACK_APP_TOKEN": "xapp-revoked"}, tmp_path)
         assert bot.wait() == 1
         assert "clipbot: Slack rejected SLACK_APP_TOKEN (invalid_auth)" in bot.stderr
+
+
+def slash(socket_mode: FakeSocketMode, slack: FakeSlack, text: str, user: str = "U1") -> str:
+    """Sends `/clips text` in C1 over Socket Mode; its envelope id."""
+    return socket_mode.send(
+        "slash_commands",
+        {
+            "team_id": "T0001",
+            "channel_id": "C1",
+            "user_id": user,
+            "command": "/clips",
+            "text": text,
+            "response_url": slack.response_url(),
+            "trigger_id": "t1",
+        },
+    )
+
+
+def press_payload(slack: FakeSlack, ts: str, action_id: str, value: str) -> dict[str, object]:
+    """A block_actions payload: U2 pressing `action_id` on the card at `ts` in C1."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": "U2"},
+        "channel": {"id": "C1"},
+        "container": {"type": "message", "channel_id": "C1", "message_ts": ts},
+        "message": {"ts": ts},
+        "trigger_id": "t2",
+        "response_url": slack.response_url(),
+        "actions": [
+            {"type": "button", "action_id": action_id, "block_id": "triage:0", "value": value}
+        ],
+    }
 
 
 class TestCredentials:

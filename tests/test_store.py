@@ -25,6 +25,7 @@ from clipbot.state import (
     Subscription,
     SummaryRecord,
     TriageEvent,
+    VideoFile,
 )
 from clipbot.store import SqliteStore, Store, StoreConflict, StoreOpenError, open_store
 from clipbot.store.codec import clip_from_text, clip_to_text
@@ -46,6 +47,9 @@ CLIP = Clip(
     is_monitoring_clip=True,
     thumbnail_region="us-west-2",
     thumbnail_location_v2="thumb/A",
+    clip_region="us-west-2",
+    clip_location_v2="clip/A",
+    byte_count=12_345_678,
 )
 CARD = Card(
     clip=CLIP,
@@ -248,6 +252,15 @@ def test_health(store: Store) -> None:
         0,
         (replace(SUB, broken="is_archived"),),
     )
+
+
+def test_videos(store: Store) -> None:
+    """A recorded upload reads back whole; the first one recorded for a clip is kept."""
+    first = VideoFile("A", "F1", "https://slack.test/F1", 1_000, "C1", "1.2", "U1", 5)
+    assert store.video("A") is None
+    store.record_video(first)
+    store.record_video(replace(first, file_id="F2", channel_id="C2"))
+    assert (store.video("A"), store.video("B")) == (first, None)
 
 
 def test_clip_codec_names_every_field() -> None:

@@ -32,6 +32,7 @@ class World:
     path: Path
     page_size: int = 100
     digest_threshold: int = 20
+    video_max_bytes: int = 0  # cards offer the Video button up to this size; 0: never
     now: list[int] = field(default_factory=lambda: [T0 + 3_600_000])
     # The poller's access: world.subscribe() subscribes as UADMIN, an admin.
     access: Access = field(default_factory=lambda: Access(frozenset({"UADMIN"})))
@@ -68,6 +69,7 @@ class World:
             console_url=CONSOLE,
             digest_threshold=self.digest_threshold,
             access=self.access,
+            video_max_bytes=self.video_max_bytes,
             now_ms=lambda: self.now[0],
         )
 

@@ -28,6 +28,7 @@ PRIVATE_SHARE = (
     "This clip is private or role-restricted in Rhombus, so clipbot will not make a link that "
     "works without a login. Share it from the Rhombus console if you are allowed to."
 )
+VIDEO_OFF = "Video uploads are turned off here (`CLIPBOT_VIDEO_MAX_MB=0`)."
 UNKNOWN_CARD = "clipbot has no record of this card any more, so it can't be triaged."
 
 
@@ -150,6 +151,20 @@ def register(app: App, deps: Deps) -> None:
             f"expires {expires}): {link.url}",
         )
 
+    @app.action(blocks.VIDEO)
+    def video(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        request, card = _pressed(deps, body, respond)
+        if card is None:
+            return
+        if deps.videos is None:
+            _tell(respond, VIDEO_OFF)
+            return
+        if not deps.access.may_share(request.user_id):
+            _tell(respond, access.share_refusal(deps.share))  # CLIPBOT_SHARE; a forged press too
+            return
+        deps.videos.press(card, request.user_id, lambda text: _tell(respond, text))
+
 
 def note_modal(card: Card, action: str, seen_version: int) -> dict[str, Any]:
     """The small modal asking for an optional note on Resolve or False alarm."""
@@ -193,6 +208,7 @@ def _press(
         at_ms=deps.now_ms(),
         console_url=deps.console_url,
         share=deps.access.share_shown,
+        video_max_bytes=deps.video_max_bytes,
     )
 
 

@@ -19,6 +19,7 @@ from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
 from clipbot.store import Store
 from clipbot.summary import midnight
+from clipbot.video import VideoDesk
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Deps:
     poll_seconds: int = 30
     share_hours: int = 24
     share: SharePolicy = SharePolicy.EVERYONE
+    videos: VideoDesk | None = None  # None: the Video button is off (CLIPBOT_VIDEO_MAX_MB=0)
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     zone: ZoneInfo = field(default_factory=machine_zone)  # CLIPBOT_TIMEZONE
 
@@ -44,6 +46,10 @@ class Deps:
     def access(self) -> Access:
         """Who may do what (CLIPBOT_ADMINS, CLIPBOT_SHARE); see clipbot.access."""
         return Access(self.admins, self.share)
+
+    @property
+    def video_max_bytes(self) -> int:
+        return self.videos.max_bytes if self.videos else 0
 
     def today_ms(self) -> int:
         """Midnight today in CLIPBOT_TIMEZONE (epoch ms), for "clips posted today"."""

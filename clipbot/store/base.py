@@ -20,6 +20,7 @@ from clipbot.state import (
     SummaryRecord,
     SummaryState,
     TriageEvent,
+    VideoFile,
 )
 
 
@@ -200,6 +201,16 @@ class Store(Protocol):
 
     def first_delivery(self, key: str, at_ms: int, *, forget_before_ms: int) -> bool:
         """Notes a Slack delivery; False if `key` was noted already (a retry: do not act again)."""
+        ...
+
+    # -- videos -----------------------------------------------------------------------------
+
+    def video(self, clip_uuid: str) -> VideoFile | None:
+        """The clip's MP4 already uploaded to Slack, if it was."""
+        ...
+
+    def record_video(self, video: VideoFile) -> None:
+        """Remembers an upload so later presses share it; the first one recorded is kept."""
         ...
 
     # -- health -----------------------------------------------------------------------------

@@ -30,6 +30,9 @@ def clip_to_text(clip: Clip) -> str:
             "is_monitoring_clip": clip.is_monitoring_clip,
             "thumbnail_region": clip.thumbnail_region,
             "thumbnail_location_v2": clip.thumbnail_location_v2,
+            "clip_region": clip.clip_region,
+            "clip_location_v2": clip.clip_location_v2,
+            "byte_count": clip.byte_count,
         }
     )
 
@@ -52,6 +55,9 @@ def clip_from_text(text: str) -> Clip:
         is_monitoring_clip=bool(data.get("is_monitoring_clip", False)),
         thumbnail_region=data.get("thumbnail_region"),
         thumbnail_location_v2=data.get("thumbnail_location_v2"),
+        clip_region=data.get("clip_region"),
+        clip_location_v2=data.get("clip_location_v2"),
+        byte_count=data.get("byte_count"),
     )
 
 

@@ -16,6 +16,7 @@ from clipbot.store.cards import CardQueries
 from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
 from clipbot.store.summaries import SummaryQueries
+from clipbot.store.videos import VideoQueries
 
 SUBSCRIPTION_COLUMNS = (
     "channel_id, team_id, camera, min_duration_sec, include_private, include_monitoring,"
@@ -23,7 +24,7 @@ SUBSCRIPTION_COLUMNS = (
 )
 
 
-class SqlStore(CardQueries, SummaryQueries, ButtonQueries, AuditQueries):
+class SqlStore(CardQueries, SummaryQueries, ButtonQueries, AuditQueries, VideoQueries):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
     def __init__(self, db: Database) -> None:

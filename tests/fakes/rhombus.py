@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,27 @@ from tests.feed_model import Paging, saved_clips_page, served
 
 API_KEY = "rk-test-0123456789abcdef"  # the only key the fake accepts
 THUMBNAIL = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
+
+
+@dataclass(frozen=True)
+class Video:
+    """An MP4 the fake media server makes up as it sends it: `size` bytes after `latency`
+    seconds, with a Content-Length unless `declare_length` is False (then chunked)."""
+
+    size: int
+    latency: float = 0.0
+    declare_length: bool = True
+
+
+VIDEO_PATTERN = bytes(range(256)) * 1024  # 256 KiB, repeated to any size
+
+
+def video_chunks(size: int) -> Iterator[bytes]:
+    """The bytes of a fake video of `size` bytes, a chunk at a time (nothing big is held)."""
+    while size > 0:
+        chunk = VIDEO_PATTERN[: min(size, len(VIDEO_PATTERN))]
+        size -= len(chunk)
+        yield chunk
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,7 @@ class FakeRhombus:
         ]
         self.users = [{"uuid": "USER000000000000000001", "name": "Dana Guard"}]
         self.thumbnails: dict[str, bytes] = {}
+        self.videos: dict[str, Video] = {}
         self.shares: list[dict[str, Any]] = []
         self.requests: list[Request] = []
         self.forbidden_keys: set[str] = set()
@@ -172,8 +195,19 @@ class FakeRhombus:
         return {"shareUrl": f"https://share.example.test/clips/share{n}", "uuid": f"SHARE{n}"}
 
     def _media(self, path: str) -> Reply:
+        if path.endswith(".mp4"):
+            return self._video(path.rsplit("/", 1)[-1].removesuffix(".mp4"))
         uuid = path.rsplit("/", 1)[-1].removesuffix(".jpeg")
         data = self.thumbnails.get(uuid)
         if data is None:
             return Reply(404, b"not found", {"Content-Type": "text/plain"})
         return Reply(200, data, {"Content-Type": "image/jpeg"})
+
+    def _video(self, uuid: str) -> Reply:
+        video = self.videos.get(uuid)
+        if video is None:
+            return Reply(404, b"not found", {"Content-Type": "text/plain"})
+        headers = {"Content-Type": "video/mp4"}
+        if video.declare_length:
+            headers["Content-Length"] = str(video.size)
+        return Reply(200, headers=headers, delay=video.latency, chunks=video_chunks(video.size))

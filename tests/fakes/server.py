@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
 
 
@@ -19,6 +19,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    chunks: Iterable[bytes] | None = None  # a body sent piece by piece instead of `body`
 
     @classmethod
     def json(cls, data: Any, status: int = 200, **headers: str) -> Reply:
@@ -28,12 +29,26 @@ class Reply:
 
 
 Route = Callable[[str, str, dict[str, str], bytes], Reply]
+# Reads a request body as it arrives (path, headers, chunks), for bodies too big to hold.
+Sink = Callable[[str, dict[str, str], Iterator[bytes]], Reply]
+CHUNK = 256 * 1024
+
+
+def read_chunks(stream: BinaryIO, length: int) -> Iterator[bytes]:
+    """`length` bytes of `stream`, a chunk at a time."""
+    while length > 0:
+        chunk = stream.read(min(CHUNK, length))
+        if not chunk:
+            return
+        length -= len(chunk)
+        yield chunk
 
 
 class LoopbackServer:
     """Serves `route(method, path, headers, body)` on 127.0.0.1 in a background thread."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, sink: Sink | None = None, sink_prefix: str = "") -> None:
+        """`sink`, when given, takes the bodies of requests whose path starts with `sink_prefix`."""
         route_ = route
         stopping = threading.Event()
         self._stopping = stopping
@@ -43,17 +58,39 @@ class LoopbackServer:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = route_(self.command, self.path, headers, body)
+                if sink is not None and self.path.startswith(sink_prefix):
+                    reply = sink(self.path, headers, read_chunks(self.rfile, length))
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    reply = route_(self.command, self.path, headers, body)
                 if reply.delay:
                     stopping.wait(reply.delay)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.chunks is None:
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                else:
+                    self._send_chunks(reply)
+
+            def _send_chunks(self, reply: Reply) -> None:
+                """Streams `reply.chunks`; without a Content-Length, in chunked encoding."""
+                framed = "Content-Length" not in reply.headers
+                if framed:
+                    self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    for chunk in reply.chunks or ():
+                        if stopping.is_set():
+                            break
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if framed else chunk)
+                    if framed:
+                        self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    self.close_connection = True  # the client stopped reading (at its limit)
 
             do_GET = do_POST = _serve
 

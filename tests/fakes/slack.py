@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,27 @@ class Message:
     thread_ts: str | None = None
     metadata: dict[str, Any] | None = None
     edits: int = 0
+    files: list[str] = field(default_factory=list)  # IDs of files shared with the message
+
+
+@dataclass
+class SlackFile:
+    """An upload through files.getUploadURLExternal → upload URL → files.completeUploadExternal."""
+
+    id: str
+    filename: str
+    length: int  # as declared to getUploadURLExternal
+    received: int = 0  # bytes that arrived at the upload URL
+    sha256: str = ""
+    title: str | None = None
+    channel: str | None = None  # where completeUploadExternal shared it
+    thread_ts: str | None = None
+    comment: str | None = None
+    completed: bool = False
+
+    @property
+    def permalink(self) -> str:
+        return f"https://test.slack.com/files/UBOT/{self.id}/{self.filename}"
 
 
 @dataclass
@@ -54,7 +77,10 @@ class FakeSlack:
     ephemerals: list[Message] = field(default_factory=list)  # chat.postEphemeral, accepted
     responses: list[dict[str, Any]] = field(default_factory=list)  # posted to response_url
     refused: list[tuple[str, list[str]]] = field(default_factory=list)  # (error, why): limits
-    uploads: dict[str, bytes] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # bodies of small uploads
+    files: dict[str, SlackFile] = field(default_factory=dict)
+    upload_limit: int = 1024**3  # larger files: file_upload_size_restricted, like a workspace's
+    uploads_disabled: bool = False  # every upload: file_uploads_disabled
     channels: dict[str, Channel] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out
     refuse_images: int = (
@@ -69,7 +95,7 @@ class FakeSlack:
         self._issued: dict[str, list[float]] = {}  # response_url name -> [issued at, uses]
         self._response_failures: deque[Reply] = deque()
         self._skew = 0.0
-        self._server = LoopbackServer(self._route)
+        self._server = LoopbackServer(self._route, self._receive_upload, "/upload/")
 
     @property
     def api_url(self) -> str:
@@ -128,10 +154,6 @@ class FakeSlack:
     # -- serving --------------------------------------------------------------------------------
 
     def _route(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        if path.startswith("/upload/"):
-            with self._lock:
-                self.uploads[path.rsplit("/", 1)[-1]] = body
-            return Reply(200, b"OK - uploaded", {"Content-Type": "text/plain"})
         if path.startswith("/response/"):
             with self._lock:
                 return self._respond(path.removeprefix("/response/"), json.loads(body))
@@ -177,6 +199,28 @@ class FakeSlack:
         if error is None:
             return None
         return {"ok": False, "error": error, "response_metadata": {"messages": self.refused[-1][1]}}
+
+    def _receive_upload(self, path: str, headers: dict[str, str], body: Iterator[bytes]) -> Reply:
+        """The upload URL: takes the bytes as they arrive, keeping only small files whole."""
+        with self._lock:
+            file = self.files.get(path.rsplit("/", 1)[-1])
+        if file is None:
+            return Reply(404, b"unknown upload", {"Content-Type": "text/plain"})
+        digest, size, kept = hashlib.sha256(), 0, bytearray()
+        for chunk in body:
+            digest.update(chunk)
+            size += len(chunk)
+            if size <= 1 << 20:
+                kept += chunk
+        if size > file.length:
+            return Reply(
+                413, b"more bytes than the declared length", {"Content-Type": "text/plain"}
+            )
+        with self._lock:
+            file.received, file.sha256 = size, digest.hexdigest()
+            if size <= 1 << 20:
+                self.uploads[file.id] = bytes(kept)
+        return Reply(200, f"OK - {size}".encode(), {"Content-Type": "text/plain"})
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -275,7 +319,15 @@ class FakeSlack:
         return {"ok": True, "channel": info}
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        length = int(args.get("length") or 0)
+        if not args.get("filename") or length <= 0:
+            return {"ok": False, "error": "missing_argument"}
+        if self.uploads_disabled:
+            return {"ok": False, "error": "file_uploads_disabled"}
+        if length > self.upload_limit:
+            return {"ok": False, "error": "file_upload_size_restricted"}
         file_id = f"F{next(self._ts):06d}"
+        self.files[file_id] = SlackFile(file_id, str(args["filename"]), length)
         return {
             "ok": True,
             "upload_url": f"{self._server.base_url}/upload/{file_id}",
@@ -283,8 +335,43 @@ class FakeSlack:
         }
 
     def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        files = json_field(args.get("files")) or []
-        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        listed = json_field(args.get("files")) or []
+        files = [self.files.get(str(f.get("id"))) for f in listed]
+        if not files or any(f is None or f.received == 0 or f.completed for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        channel = args.get("channel_id")
+        if channel and (error := self._channel_error(channel)):
+            return {"ok": False, "error": error}
+        thread_ts = args.get("thread_ts")
+        if thread_ts and not any(m.channel == channel and m.ts == thread_ts for m in self.messages):
+            return {"ok": False, "error": "invalid_thread_ts"}
+        for file, asked in zip(files, listed, strict=True):
+            assert file is not None
+            file.title, file.completed = asked.get("title"), True
+            file.channel, file.thread_ts = channel, thread_ts
+            file.comment = args.get("initial_comment")
+        if channel:
+            self.messages.append(
+                Message(
+                    channel=channel,
+                    ts=f"1700000000.{next(self._ts):06d}",
+                    text=args.get("initial_comment") or "",
+                    blocks=None,
+                    thread_ts=thread_ts,
+                    files=[f.id for f in files if f],
+                )
+            )
+        # Like Slack's documented answer: ids and titles only (the permalink needs files.info).
+        return {"ok": True, "files": [{"id": f.id, "title": f.title} for f in files if f]}
+
+    def _files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(str(args.get("file")))
+        if file is None or not file.completed:
+            return {"ok": False, "error": "file_not_found"}
+        return {
+            "ok": True,
+            "file": {"id": file.id, "title": file.title, "permalink": file.permalink},
+        }
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("trigger_id"):
