@@ -16,12 +16,12 @@ from pathlib import Path
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import blocks
+from clipbot import audit, blocks
 from clipbot.access import Access
 from clipbot.notify import SlackPoster, UploadFailed, slack_error
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError, video_url
-from clipbot.state import Card, VideoFile
+from clipbot.state import AuditKind, Card, VideoFile
 from clipbot.store import Store
 
 log = logging.getLogger(__name__)
@@ -194,9 +194,23 @@ class VideoDesk:
                 uploaded_at_ms=self.now_ms(),
             )
         )
+        self._audit(card, user, f"{blocks.title_of(clip)} ({megabytes(size)})")
         log.info("uploaded the video of clip %s to %s (%d bytes)", clip.uuid, card.channel_id, size)
 
+    def _audit(self, card: Card, user: str, details: str) -> None:
+        audit.record(
+            self.store,
+            AuditKind.VIDEO,
+            user,
+            card.channel_id,
+            self.now_ms(),
+            details=details,
+            clip_uuid=card.clip.uuid,
+        )
+
     def _link(self, card: Card, user: str, video: VideoFile) -> None:
+        """Links the upload already made; recorded too, as it puts the video in this channel."""
+        self._audit(card, user, f"{blocks.title_of(card.clip)} (the earlier upload, linked)")
         title = blocks.escape(blocks.title_of(card.clip))
         self._reply(
             card,

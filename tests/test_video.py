@@ -14,7 +14,7 @@ from clipbot import blocks
 from clipbot.access import SharePolicy
 from clipbot.records import Clip
 from clipbot.rhombus import video_url
-from clipbot.state import Card, VideoFile
+from clipbot.state import AuditKind, Card, VideoFile
 from clipbot.video import MB, VideoDesk
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, Video, clip, video_chunks
@@ -167,6 +167,13 @@ class TestUpload:
         press(bot, world, user="U3")
         press(bot, world, channel="C2", user="U4")
         assert eventually(lambda: len(thread(world)) == 2 and thread(world, "C2"))
+        assert sorted(
+            (e.kind, e.user_id, e.channel_id, e.details, e.clip_uuid) for e in world.store.audit(0)
+        ) == [
+            (AuditKind.VIDEO, "U2", "C1", "Gate left open (1.4 MB)", "A"),
+            (AuditKind.VIDEO, "U3", "C1", "Gate left open (the earlier upload, linked)", "A"),
+            (AuditKind.VIDEO, "U4", "C2", "Gate left open (the earlier upload, linked)", "A"),
+        ]
         link = f"<{file.permalink}|Gate left open>"
         assert thread(world)[1].text == f"<@U3> asked for the video (1.4 MB): {link}"
         assert [m.text for m in thread(world, "C2")] == [
