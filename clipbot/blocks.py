@@ -129,9 +129,13 @@ def clip_card(
 
 
 def mentioning(message: Message, notify: str | None) -> Message:
-    """`message` with its text starting with the subscription's mention (`<@U…>` or
-    `<!subteam^S…>`), so Slack notifies them; unchanged without one."""
-    return {**message, "text": f"{notify} {message['text']}"} if notify else message
+    """`message` mentioning the subscription's person or group (`<@U…>` or `<!subteam^S…>`)
+    at the start of its text and in a last context line, so Slack notifies them (mobile
+    notifications read the text, desktop ones the blocks); unchanged without one."""
+    if not notify:
+        return message
+    blocks = [*message["blocks"], context(f":bell: {notify}")]
+    return {"text": f"{notify} {message['text']}", "blocks": blocks}
 
 
 def state_line(card: Card) -> str:
@@ -182,7 +186,8 @@ def digest(cards: list[Card], console_url: str) -> Message:
         for c in cards[:DIGEST_LINES]
     ]
     blocks = [section(f"*{len(cards)} new clips* were saved while notifications caught up:")]
-    shown, left = fitted(lines, max_blocks=MESSAGE_BLOCKS - 2)
+    # Room for the heading, the "and N more" line and a subscription's mention (`mentioning`).
+    shown, left = fitted(lines, max_blocks=MESSAGE_BLOCKS - 3)
     blocks += shown
     rest = len(cards) - (len(lines) - left)
     if rest:

@@ -73,6 +73,9 @@ class TestCards:
             "New clip: Back gate",
             "New clip: Clip B",
         ]
+        bell = {"type": "context", "elements": [{"type": "mrkdwn", "text": ":bell: <!subteam^S1>"}]}
+        assert [(m.blocks or [])[-1] for m in world.slack.posts("C1")] == [bell, bell]
+        assert all(bell not in (m.blocks or []) for m in world.slack.posts("C2"))
 
     def test_digest_mentions_once(self, world: World) -> None:
         """A digest is one message and mentions once."""
@@ -81,6 +84,20 @@ class TestCards:
         world.poller.poll_once()
         (digest,) = world.slack.posts("C1")
         assert digest.text == "<@U7> 5 new clips"
+        assert [b for b in digest.blocks or [] if "<@U7>" in str(b)] == [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": ":bell: <@U7>"}]}
+        ]
+
+    def test_long_digest_with_a_mention_fits(self, world: World) -> None:
+        """A digest of 300 clips with a mention stays inside Slack's limits (the strict fake
+        takes it) and still ends with the mention."""
+        world.subscribe("C1", notify="<!subteam^S1>")
+        world.rhombus.add(*(clip(f"L{i:03d}", T0 + i) for i in range(1, 301)))
+        world.poller.poll_once()
+        (digest,) = world.slack.posts("C1")
+        assert digest.text == "<!subteam^S1> 300 new clips"
+        assert len(digest.blocks or []) <= 50
+        assert (digest.blocks or [])[-1]["elements"][0]["text"] == ":bell: <!subteam^S1>"
 
     def test_edit_keeps_the_card_and_does_not_mention_again(self, world: World) -> None:
         """A status change edits the card; the edit carries no new mention."""
