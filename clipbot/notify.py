@@ -123,6 +123,12 @@ class SlackPoster:
         response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
         return str(response["ts"])
 
+    def ephemeral(self, channel: str, user: str, message: Message) -> None:
+        """Shows `message` to `user` only, in `channel` (chat.postEphemeral)."""
+        self.client.chat_postEphemeral(
+            channel=channel, user=user, text=message["text"], blocks=message.get("blocks")
+        )
+
     def upload_image(self, data: bytes, filename: str, title: str) -> str | None:
         """Uploads an image for a `slack_file` block; its file ID, or None when Slack refuses."""
         try:

@@ -54,7 +54,9 @@ class Bot:
         self.app: App = build_app(self.deps, world.web, SIGNING_SECRET)
         self._responses = 0
 
-    def command(self, text: str, channel: str = "C1", user: str = "U1") -> BoltResponse:
+    def command(
+        self, text: str, channel: str = "C1", user: str = "U1", response_url: str | None = None
+    ) -> BoltResponse:
         body = {
             "token": "unused",
             "team_id": TEAM,
@@ -62,7 +64,7 @@ class Bot:
             "user_id": user,
             "command": "/clips",
             "text": text,
-            "response_url": self.world.slack.response_url(),
+            "response_url": response_url or self.world.slack.response_url(),
             "trigger_id": "trigger-1",
         }
         return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))

@@ -64,7 +64,7 @@ def build_app(
 ) -> App:
     """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP, and may own
     the thread pool listeners run in (Bolt makes its own otherwise)."""
-    from clipbot.slack import actions, commands, home
+    from clipbot.slack import actions, answering, commands, home
 
     app = App(
         client=client,
@@ -73,6 +73,7 @@ def build_app(
         logger=logging.getLogger("clipbot.slack.bolt"),
         listener_executor=listener_executor,
     )
+    answering.install(app, deps.poster)
     commands.register(app, deps)
     actions.register(app, deps)
     home.register(app, deps)

@@ -1,0 +1,94 @@
+"""Answers to the person who ran a command or pressed a button are never dropped silently.
+
+Bolt's `respond` posts to the request's response_url and does not raise when Slack refuses
+(the URL takes 5 posts within 30 minutes, then answers 404; it can fail with 5xx too).
+`CheckedRespond` checks each answer, and sends a refused one as `chat.postEphemeral` instead;
+`install` makes it the `respond` every listener (and the error handler) is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.context.respond import Respond
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.attachments import Attachment
+from slack_sdk.models.blocks import Block
+from slack_sdk.webhook import WebhookResponse
+
+from clipbot.notify import SlackPoster, slack_error
+
+log = logging.getLogger(__name__)
+
+
+class CheckedRespond(Respond):
+    """Bolt's `respond`, with its answer checked: refused, it goes as an ephemeral message to
+    the same person in the same channel. Never raises for Slack's refusals (they are logged)."""
+
+    def __init__(self, response_url: str | None, poster: SlackPoster, channel: str, user: str):
+        super().__init__(response_url=response_url)
+        self._poster = poster
+        self._channel = channel
+        self._user = user
+
+    def __call__(  # the same arguments as Bolt's respond; attachments and threads unused
+        self,
+        text: str | dict[Any, Any] = "",
+        blocks: Sequence[dict[Any, Any] | Block] | None = None,
+        attachments: Sequence[dict[Any, Any] | Attachment] | None = None,
+        response_type: str | None = None,
+        replace_original: bool | None = None,
+        delete_original: bool | None = None,
+        unfurl_links: bool | None = None,
+        unfurl_media: bool | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> WebhookResponse:
+        try:
+            response = super().__call__(
+                text,
+                blocks=blocks,
+                response_type=response_type,
+                replace_original=replace_original,
+                delete_original=delete_original,
+            )
+            if response.status_code == 200:
+                return response
+            problem = f"HTTP {response.status_code} {str(response.body)[:40]}"
+        except (SlackClientError, OSError) as exc:
+            problem = slack_error(exc)
+        log.warning("response_url refused an answer (%s); sending it as an ephemeral", problem)
+        message = text if isinstance(text, dict) else {"text": text, "blocks": blocks}
+        try:
+            self._poster.ephemeral(
+                self._channel,
+                self._user,
+                {"text": message.get("text") or "", "blocks": message.get("blocks")},
+            )
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.error("could not answer %s in %s: %s", self._user, self._channel, slack_error(exc))
+            return WebhookResponse(url="", status_code=502, body=slack_error(exc), headers={})
+        return WebhookResponse(url="", status_code=200, body="ok (chat.postEphemeral)", headers={})
+
+
+def install(app: App, poster: SlackPoster) -> None:
+    """Makes every listener's `respond` a CheckedRespond."""
+
+    @app.middleware
+    def checked_respond(
+        context: BoltContext, body: dict[str, Any], next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        url = body.get("response_url")
+        if isinstance(url, str) and url:
+            container = body.get("container") or {}
+            channel = (
+                body.get("channel_id")
+                or container.get("channel_id")
+                or (body.get("channel") or {}).get("id")
+            )
+            user = body.get("user_id") or (body.get("user") or {}).get("id")
+            context["respond"] = CheckedRespond(url, poster, str(channel or ""), str(user or ""))
+        return next()
