@@ -20,7 +20,14 @@ from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.store import StoreOpenError, open_store
 
 # Which credentials each command needs (see Settings.from_env).
-NEEDS = {"run": "all", "check": "all", "clips": "rhombus", "poll": "web", "audit": "store"}
+NEEDS = {
+    "run": "all",
+    "check": "all",
+    "clips": "rhombus",
+    "poll": "web",
+    "audit": "store",
+    "healthcheck": "store",
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
         "--since", type=_window, default="7d", help="how far back, like 24h or 30d (default 7d)"
     )
     trail.add_argument("--csv", action="store_true", help="CSV with a header row")
+    verbs.add_parser(
+        "healthcheck", help="whether the poller keeps up, from the store only (for supervisors)"
+    )
     return top
 
 
@@ -177,10 +187,19 @@ def _limit(text: str) -> int:
     return value
 
 
+def healthcheck(settings: Settings, args: argparse.Namespace) -> int:
+    """Reads the store's health record (no Slack or Rhombus call): 0 healthy, 1 not (one line
+    why), 2 the database cannot be opened."""
+    from clipbot.health import read_health
+
+    return read_health(settings, now_ms=int(time.time() * 1000))
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "run": run,
     "check": check,
     "clips": clips,
     "poll": poll,
     "audit": audit_trail,
+    "healthcheck": healthcheck,
 }

@@ -1,21 +1,56 @@
-"""Health for supervisors: the `/healthz`, `/readyz` and `/metrics` endpoints.
+"""Health for supervisors: `clipbot healthcheck`, and the `/healthz`, `/readyz` and
+`/metrics` endpoints.
 
-Served on `CLIPBOT_METRICS_PORT`, a port of its own (never the Slack port of HTTP mode, so no
-path can clash and the Slack port can stay private to Slack's proxy). No answer carries a secret.
+The endpoints are served on `CLIPBOT_METRICS_PORT`, a port of their own (never the Slack port of
+HTTP mode, so no path can clash and the Slack port can stay private to Slack's proxy). No answer
+carries a secret.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import make_wsgi_app
 
-from clipbot import wsgi
+from clipbot import blocks, wsgi
+from clipbot.config import ConfigError, Settings
 from clipbot.metrics import Metrics
+from clipbot.store import StoreError, StoreOpenError, open_store
 
 # Why the bot is not ready, or None when it is.
 Readiness = Callable[[], str | None]
+
+KEEP_UP_INTERVALS = 3  # healthy: a successful poll within this many poll intervals
+
+
+def unhealthy(
+    last_success_ms: int | None,
+    last_error: str | None,
+    started_at_ms: int | None,
+    *,
+    poll_seconds: int,
+    now_ms: int,
+) -> str | None:
+    """Why the poller is not keeping up, in one line; None when it is: a successful poll within
+    the last 3 poll intervals, or a start less than that ago. Times are epoch ms."""
+    window_ms = KEEP_UP_INTERVALS * poll_seconds * 1000
+    if last_success_ms is not None and now_ms - last_success_ms <= window_ms:
+        return None
+    if started_at_ms is None:
+        return "clipbot run has never started on this database"
+    if now_ms - started_at_ms <= window_ms:
+        return None
+    if last_success_ms is None or last_success_ms < started_at_ms:
+        why = f"no successful poll since clipbot started {_age(now_ms - started_at_ms)} ago"
+    else:
+        why = f"the last successful poll was {_age(now_ms - last_success_ms)} ago"
+    why += f" (polls are due every {poll_seconds}s)"
+    if last_error:
+        why += f"; last error: {' '.join(last_error.split())[:300]}"
+    return why
 
 
 def app(metrics: Metrics, readiness: Readiness) -> Callable[..., Iterable[bytes]]:
@@ -37,6 +72,35 @@ def app(metrics: Metrics, readiness: Readiness) -> Callable[..., Iterable[bytes]
         return _text(start_response, "404 Not Found", "not found: try /healthz, /readyz, /metrics")
 
     return serve
+
+
+def read_health(settings: Settings, *, now_ms: int) -> int:
+    """`clipbot healthcheck`: prints one line and returns 0 healthy, 1 not, 2 when the database
+    cannot be opened. Reads the store only; a missing SQLite file is not created."""
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        print(f"unhealthy: no database at {url}: clipbot run has never started there")
+        return 1
+    try:
+        store = open_store(url)
+    except StoreOpenError as exc:
+        print(f"clipbot: {ConfigError([f'CLIPBOT_DATABASE_URL: {exc}'])}", file=sys.stderr)
+        return 2
+    try:
+        record = store.health(now_ms)  # (clips posted since now: none to count)
+        problem = unhealthy(
+            record.last_success_ms,
+            record.last_error,
+            store.started_at(),
+            poll_seconds=settings.poll_seconds,
+            now_ms=now_ms,
+        )
+    except StoreError as exc:
+        problem = f"the store does not answer ({exc})"
+    finally:
+        store.close()
+    print(f"unhealthy: {problem}" if problem else "healthy")
+    return 1 if problem else 0
 
 
 def readiness(slack_connected: Callable[[], bool], store_ping: Callable[[], object]) -> Readiness:
@@ -65,3 +129,7 @@ def _text(start_response: Callable[..., Any], status: str, text: str) -> list[by
         status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
     )
     return [body]
+
+
+def _age(ms: int) -> str:
+    return f"{max(0, ms) // 1000}s" if ms < 300_000 else blocks.age(ms)

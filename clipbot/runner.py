@@ -159,6 +159,7 @@ def _credentials_problem(parts: Parts) -> str | None:
 
 def _serve(parts: Parts, stop: Stop) -> int:
     settings = parts.settings
+    parts.store.record_start(int(time.time() * 1000))  # healthy while the first poll is due
     deps = Deps(
         store=parts.store,
         rhombus=parts.rhombus,

@@ -124,4 +124,8 @@ MIGRATIONS = (
         uploaded_at_ms INTEGER NOT NULL
     );
     """,
+    # 8: when the newest `clipbot run` started: `clipbot healthcheck` gives a new start one grace.
+    """
+    ALTER TABLE health ADD COLUMN started_at_ms INTEGER;
+    """,
 )

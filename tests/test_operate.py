@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +156,15 @@ class TestHealthAndMetrics:
             assert kinds == CONTRACT_METRICS
             assert [n for n in CONTRACT_METRICS if not site.families[n].documentation] == []
             assert site.value("clipbot_leader") == 1
+            check = subprocess.run(
+                [sys.executable, "-m", "clipbot", "healthcheck"],
+                env={"PATH": os.environ.get("PATH", ""), **env},
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert (check.returncode, check.stdout) == (0, "healthy\n")
             assert site.value("clipbot_clips_posted_total") == 0
             assert math.isnan(site.value("clipbot_feed_lag_seconds"))
 

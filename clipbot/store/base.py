@@ -222,3 +222,11 @@ class Store(Protocol):
     def health(self, posted_since_ms: int) -> Health:
         """The poller's last success and error, the position, counts and broken channels."""
         ...
+
+    def record_start(self, at_ms: int) -> None:
+        """Writes down that a `clipbot run` started at `at_ms` (epoch ms)."""
+        ...
+
+    def started_at(self) -> int | None:
+        """When the newest `clipbot run` started (epoch ms); None if none ever did."""
+        ...

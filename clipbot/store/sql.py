@@ -15,6 +15,7 @@ from clipbot.store.buttons import ButtonQueries
 from clipbot.store.cards import CardQueries
 from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
+from clipbot.store.liveness import LivenessQueries
 from clipbot.store.summaries import SummaryQueries
 from clipbot.store.videos import VideoQueries
 
@@ -24,7 +25,9 @@ SUBSCRIPTION_COLUMNS = (
 )
 
 
-class SqlStore(CardQueries, SummaryQueries, ButtonQueries, AuditQueries, VideoQueries):
+class SqlStore(
+    CardQueries, SummaryQueries, ButtonQueries, AuditQueries, VideoQueries, LivenessQueries
+):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
     def __init__(self, db: Database) -> None:
