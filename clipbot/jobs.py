@@ -1,8 +1,10 @@
-"""The background jobs of `clipbot run` (poll, remind) on one APScheduler scheduler.
+"""The background jobs of `clipbot run` (poll, remind, summary) on one APScheduler scheduler.
 
-Each job has a name APScheduler's own lines use, runs one at a time, counts as work in progress
-for a stop (`Busy`), and logs its failure in one line; a run that outlasts its interval says so
-once when it ends instead of APScheduler warning at every slot it skipped.
+Each job has a name APScheduler's own lines use, runs one at a time, and counts as work in
+progress for a stop (`Busy`). A failure that repeats run after run is logged when it starts,
+recalled at most every `RECALL_S`, and when it ends (`Streak`), not once a run; a run that
+outlasts its interval says so once when it ends instead of APScheduler warning at every slot
+it skipped.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,6 +25,12 @@ from clipbot.stopping import Busy, Stopped
 log = logging.getLogger(__name__)
 
 Job = Callable[[], object]
+RECALL_S = 300.0  # a failure still going on is recalled in the log at most this often
+
+
+class Failing(Exception):
+    """Raised by a job whose run went wrong in part (a channel refused its cards, say): the
+    message says what, and it counts as a failed run."""
 
 
 class Every(NamedTuple):
@@ -70,26 +78,18 @@ def guarded(
     every: float,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Callable[[], None]:
-    """`job` as a scheduler runs it: its failure is one log line, the next run tries again, and
+    """`job` as a scheduler runs it: failures go to its `Streak`, the next run tries again, and
     a run longer than `every` seconds is reported once."""
+    streak = Streak(name, monotonic)
 
     def run() -> None:
         started = monotonic()
         with busy.task():
-            try:
-                job()
-            except Stopped:
-                log.info("%s: stopped before it finished", name)
-            except RhombusError as exc:
-                log.error("%s failed: %s", name, exc)
-            except (SlackApiError, SlackClientError) as exc:
-                log.error("%s failed: slack %s", name, slack_error(exc))
-            except Exception:
-                log.exception("%s failed unexpectedly", name)
+            _run_once(name, job, streak)
         took = monotonic() - started
         if took > every:
             log.warning(
-                "%s took %.0fs, longer than its %.0fs interval: the runs due meanwhile were "
+                "%s took %.0fs, longer than its %gs interval: the runs due meanwhile were "
                 "skipped, and the next starts on schedule",
                 name,
                 took,
@@ -97,3 +97,82 @@ def guarded(
             )
 
     return run
+
+
+def _run_once(name: str, job: Job, streak: Streak) -> None:
+    try:
+        job()
+    except Stopped:
+        log.info("%s: stopped before it finished", name)
+        return
+    except (Failing, RhombusError) as exc:
+        streak.failed(str(exc))
+        return
+    except (SlackApiError, SlackClientError) as exc:
+        streak.failed(f"slack {slack_error(exc)}")
+        return
+    except Exception as exc:
+        streak.failed(f"unexpected {type(exc).__name__}: {exc}", exc_info=True)
+        return
+    streak.succeeded()
+
+
+class Streak:
+    """One job's run of failures: logged when it starts or changes, recalled at most every
+    `recall_s` seconds while it lasts, and once when a run succeeds again."""
+
+    def __init__(
+        self,
+        name: str,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
+        recall_s: float = RECALL_S,
+    ) -> None:
+        self.name = name
+        self._monotonic, self._now, self._recall_s = monotonic, now, recall_s
+        self.runs = 0  # failed runs in a row
+        self._problem = ""
+        self._since = ""
+        self._said_at = 0.0
+
+    def failed(self, problem: str, exc_info: bool = False) -> None:
+        self.runs += 1
+        fields = {"job": self.name, "failed_runs": self.runs}
+        if self.runs == 1 or problem != self._problem:
+            if self.runs == 1:
+                self._since = _clock(self._now())
+            log.error(
+                "%s failing since %s: %s",
+                self.name,
+                self._since,
+                problem,
+                exc_info=exc_info,
+                extra=fields,
+            )
+        elif self._monotonic() - self._said_at >= self._recall_s:
+            log.error(
+                "%s still failing since %s (%d runs in a row): %s",
+                self.name,
+                self._since,
+                self.runs,
+                problem,
+                extra=fields,
+            )
+        else:
+            return
+        self._problem, self._said_at = problem, self._monotonic()
+
+    def succeeded(self) -> None:
+        if self.runs:
+            log.info(
+                "%s recovered after %d failed run(s), failing since %s",
+                self.name,
+                self.runs,
+                self._since,
+                extra={"job": self.name},
+            )
+        self.runs = 0
+
+
+def _clock(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

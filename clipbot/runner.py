@@ -254,7 +254,7 @@ def _poll(poller: Poller, metrics: Metrics) -> None:
     with metrics.cycle() as done:
         result = poller.poll_once()
         done(result.posted, bool(result.failed))
-    if result.posted or result.updated or result.broken or result.failed:
+    if result.posted or result.updated or result.broken:
         log.info(
             "poll posted=%d digests=%d updated=%d broken=%d failed=%d",
             result.posted,
@@ -263,6 +263,8 @@ def _poll(poller: Poller, metrics: Metrics) -> None:
             len(result.broken),
             len(result.failed),
         )
+    if result.failed:
+        raise jobs.Failing("; ".join(result.failed))
 
 
 def _start_slack(app: App, settings: Settings) -> tuple[Callable[[], None], Callable[[], bool]]:
