@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.fakes import blockkit
 from tests.fakes.server import LoopbackServer, Reply, arguments, json_field, plain
+from tests.fakes.slack_users import Directory
 
 BOT_TOKEN = "xoxb-test-bot-token-0000"
 APP_TOKEN = "xapp-test-app-token-0000"
@@ -83,6 +84,7 @@ class FakeSlack:
     uploads_disabled: bool = False  # every upload: file_uploads_disabled
     channels: dict[str, Channel] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out
+    users: Directory = field(default_factory=Directory)  # users.info: members, guests, …
     refuse_images: int = (
         0  # this many messages with an image block get invalid_blocks (file not ready)
     )
@@ -390,6 +392,9 @@ class FakeSlack:
             self.refused.append(found)
             return {"ok": False, "error": found[0], "response_metadata": {"messages": found[1]}}
         return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", **view}}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self.users.info(args)
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:9/link"}
