@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import health, jobs, triage, wiring, wsgi
@@ -23,6 +22,7 @@ from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError
 from clipbot.slack.app import Deps, build_app
+from clipbot.slack.http import slack_wsgi
 from clipbot.stopping import Busy, ListenerPool, Stop, Stopped, abandon
 from clipbot.store import Store, StoreOpenError, open_store
 from clipbot.summary import DailySummary
@@ -274,7 +274,7 @@ def _start_slack(app: App, settings: Settings) -> tuple[Callable[[], None], Call
         handler = SocketModeHandler(app, settings.slack_app_token.reveal())
         handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
         return handler.close, handler.client.is_connected
-    return wsgi.serve(SlackRequestHandler(app), settings.http_port, "http"), lambda: True
+    return wsgi.serve(slack_wsgi(app), settings.http_port, "http"), lambda: True
 
 
 def _serve_health(parts: Parts, slack_connected: Callable[[], bool]) -> Callable[[], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from tests.fakes.slack import SIGNING_SECRET
 from tests.world import CONSOLE, World
 
 TEAM = "T0001"
+TRIGGERS = itertools.count(1)  # unique across Bot instances, as Slack's are
 
 
 def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -54,6 +56,10 @@ class Bot:
         self.app: App = build_app(self.deps, world.web, SIGNING_SECRET)
         self._responses = 0
 
+    def trigger(self) -> str:
+        """A fresh trigger_id: Slack gives every command, press and submission its own."""
+        return f"trigger-{next(TRIGGERS)}"
+
     def command(
         self, text: str, channel: str = "C1", user: str = "U1", response_url: str | None = None
     ) -> BoltResponse:
@@ -65,7 +71,7 @@ class Bot:
             "command": "/clips",
             "text": text,
             "response_url": response_url or self.world.slack.response_url(),
-            "trigger_id": "trigger-1",
+            "trigger_id": self.trigger(),
         }
         return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
 
@@ -86,7 +92,7 @@ class Bot:
             "channel": {"id": channel},
             "container": {"type": "message", "channel_id": channel, "message_ts": ts},
             "message": {"ts": ts},
-            "trigger_id": "trigger-1",
+            "trigger_id": self.trigger(),
             "response_url": self.world.slack.response_url(),
             "actions": [
                 {"type": "button", "action_id": action_id, "block_id": block_id, "value": value}
@@ -99,6 +105,7 @@ class Bot:
     ) -> BoltResponse:
         body = {
             "type": "view_submission",
+            "trigger_id": self.trigger(),
             "team": {"id": TEAM},
             "user": {"id": user},
             "view": {
@@ -116,6 +123,7 @@ class Bot:
     def home_opened(self, user: str = "U1") -> BoltResponse:
         body = {
             "type": "event_callback",
+            "event_id": f"Ev{self.trigger()}",
             "team_id": TEAM,
             "event": {"type": "app_home_opened", "user": user, "tab": "home", "channel": "D1"},
         }

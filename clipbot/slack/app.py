@@ -17,6 +17,7 @@ from clipbot.access import Access, SharePolicy
 from clipbot.config import machine_zone
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
+from clipbot.slack.gate import Guests
 from clipbot.store import Store
 from clipbot.summary import midnight
 from clipbot.video import VideoDesk
@@ -40,6 +41,7 @@ class Deps:
     share: SharePolicy = SharePolicy.EVERYONE
     videos: VideoDesk | None = None  # None: the Video button is off (CLIPBOT_VIDEO_MAX_MB=0)
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    guests: Guests = field(default_factory=Guests)  # users.info, cached: guests are refused
     zone: ZoneInfo = field(default_factory=machine_zone)  # CLIPBOT_TIMEZONE
 
     @property
@@ -64,7 +66,7 @@ def build_app(
 ) -> App:
     """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP, and may own
     the thread pool listeners run in (Bolt makes its own otherwise)."""
-    from clipbot.slack import actions, answering, commands, home
+    from clipbot.slack import actions, answering, commands, gate, home
 
     app = App(
         client=client,
@@ -74,6 +76,7 @@ def build_app(
         listener_executor=listener_executor,
     )
     answering.install(app, deps.poster)
+    gate.register(app, deps.store, deps.guests, deps.now_ms)  # each delivery once; no guests
     commands.register(app, deps)
     actions.register(app, deps)
     home.register(app, deps)

@@ -1,0 +1,149 @@
+"""Slack guests are refused everywhere, through the real Bolt stack and a real users.info."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clipbot.slack.gate import GUEST_REFUSAL, Guests
+from tests.bolt import Bot, body_json, eventually
+from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.server import Reply
+from tests.fakes.slack import FakeSlack, Message
+from tests.world import T0, World
+
+NOW = T0 + 3_600_000
+
+
+@pytest.fixture
+def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+    w = World(rhombus, slack, tmp_path / "clipbot.db")
+    w.subscribe("C1")
+    rhombus.add(clip("A", T0 + 1, title="Gate left open"))
+    w.poller.poll_once()
+    slack.users.guest("UGUEST")
+    slack.users.guest("USINGLE", single_channel=True)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def bot(world: World) -> Bot:
+    return Bot(world, admins=frozenset({"UGUEST", "UADMIN"}))  # being an admin does not help
+
+
+def card(world: World) -> Message:
+    (message,) = world.slack.posts("C1")
+    return message
+
+
+def untouched(world: World) -> bool:
+    """The card, its thread, Rhombus shares and the audit trail are as the poll left them."""
+    stored = world.store.card("A", "C1")
+    return (
+        stored is not None
+        and (stored.state.value, stored.version) == ("open", 0)
+        and card(world).edits == 0
+        and world.slack.replies("C1", card(world).ts) == []
+        and world.rhombus.shares == []
+        and world.store.audit(0) == []
+    )
+
+
+class TestGuestsRefused:
+    @pytest.mark.parametrize("user", ["UGUEST", "USINGLE"])
+    def test_clips_command(self, bot: Bot, world: World, user: str) -> None:
+        """/clips from a guest is answered in the ack with the refusal; nothing is listed."""
+        listed = len(world.rhombus.calls("getSavedClipsV2"))
+        ack = bot.command("", user=user)
+        assert body_json(ack) == {"response_type": "ephemeral", "text": GUEST_REFUSAL}
+        bot.command("subscribe", channel="C9", user=user)
+        assert (world.store.subscription("C9"), world.slack.posts("C9")) == (None, [])
+        assert len(world.rhombus.calls("getSavedClipsV2")) == listed
+        assert world.slack.responses == []
+
+    @pytest.mark.parametrize("action", ["clip_claim", "clip_share", "clip_resolve"])
+    def test_card_buttons(self, bot: Bot, world: World, action: str) -> None:
+        """Claim, Share link and Resolve from a guest: an ephemeral refusal, nothing changes."""
+        bot.press(action, "A", user="UGUEST", ts=card(world).ts, block_id="triage:0")
+        assert bot.next_response() == {
+            "text": GUEST_REFUSAL,
+            "response_type": "ephemeral",
+            "replace_original": False,
+        }
+        assert untouched(world)
+        assert world.slack.called("views.open") == []
+
+    def test_note_modal_submission(self, bot: Bot, world: World) -> None:
+        """A note submitted by a guest (a forged modal) is refused in the modal; no change."""
+        meta = json.dumps({"c": "A", "ch": "C1", "a": "resolve", "v": 0})
+        ack = bot.submit_note(meta, "done", user="USINGLE")
+        assert body_json(ack) == {"response_action": "errors", "errors": {"note": GUEST_REFUSAL}}
+        assert untouched(world)
+
+    def test_home_tab(self, bot: Bot, world: World) -> None:
+        """A guest's Home tab says no and shows no clips."""
+        listed = len(world.rhombus.calls("getSavedClipsV2"))
+        bot.home_opened(user="UGUEST")
+        (published,) = eventually(lambda: world.slack.called("views.publish"))
+        assert (published["user_id"], published["view"]["blocks"]) == (
+            "UGUEST",
+            [{"type": "section", "text": {"type": "mrkdwn", "text": GUEST_REFUSAL}}],
+        )
+        assert len(world.rhombus.calls("getSavedClipsV2")) == listed
+
+    def test_members_go_ahead(self, bot: Bot, world: World) -> None:
+        """A full member's press acts, after one users.info lookup."""
+        bot.press("clip_claim", "A", user="U2", ts=card(world).ts, block_id="triage:0")
+        eventually(lambda: world.slack.replies("C1", card(world).ts))
+        assert world.store.card("A", "C1").owner == "U2"  # type: ignore[union-attr]
+        assert [c["user"] for c in world.slack.called("users.info")] == ["U2"]
+
+
+class TestLookupFails:
+    def test_missing_scope_refuses_and_says_so(self, bot: Bot, world: World) -> None:
+        """Without users:read, clipbot refuses rather than allows, naming Slack's error."""
+        world.slack.users.scope_granted = False
+        bot.press("clip_claim", "A", user="U2", ts=card(world).ts, block_id="triage:0")
+        assert bot.next_response()["text"] == (
+            "clipbot could not check your Slack account just now (missing_scope), so it is not "
+            "going ahead. Please try again in a minute."
+        )
+        assert untouched(world)
+
+    def test_unknown_user_is_refused(self, bot: Bot) -> None:
+        """A user Slack does not know (user_not_found) is refused."""
+        bot.world.slack.users.remove("UGONE")
+        ack = bot.command("status", user="UGONE")
+        assert "(user_not_found)" in body_json(ack)["text"]
+
+    def test_failure_is_not_remembered(self, bot: Bot, world: World) -> None:
+        """After a failed lookup (Slack down), the next press asks again and goes ahead."""
+        world.slack.fail("users.info", Reply(503, b"upstream down"))
+        ack = bot.command("status", user="U2")
+        assert body_json(ack)["text"].startswith("clipbot could not check your Slack account")
+        bot.press("clip_claim", "A", user="U2", ts=card(world).ts, block_id="triage:0")
+        eventually(lambda: world.slack.replies("C1", card(world).ts))
+        assert len(world.slack.called("users.info")) == 2
+
+
+def test_lookups_are_cached_for_a_while(world: World) -> None:
+    """One users.info per user per five minutes; after that Slack is asked again."""
+    now = [0.0]
+    guests = Guests(ttl_s=300, clock=lambda: now[0])
+    assert [guests.refusal(world.web, u) for u in ("U1", "U1", "UGUEST", "UGUEST")] == [
+        None,
+        None,
+        GUEST_REFUSAL,
+        GUEST_REFUSAL,
+    ]
+    assert [c["user"] for c in world.slack.called("users.info")] == ["U1", "UGUEST"]
+    world.slack.users.people.pop("UGUEST")  # made a full member
+    now[0] = 299.0
+    assert guests.refusal(world.web, "UGUEST") == GUEST_REFUSAL
+    now[0] = 301.0
+    assert guests.refusal(world.web, "UGUEST") is None
+    assert len(world.slack.called("users.info")) == 3
