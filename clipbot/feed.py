@@ -1,8 +1,26 @@
-"""Walking getSavedClipsV2, whichever way it pages: the order is learnt from the data.
+"""Walking getSavedClipsV2 correctly however it pages; the feed's ways are learnt from the data.
 
-The API documents neither its page order nor whether `pageTimestampMs` is an upper or a
-lower bound, so every walk de-duplicates by uuid, treats the position as inclusive, and
-never assumes a page boundary falls between distinct timestamps.
+Rhombus documents neither the page order (newest- or oldest-first), nor whether
+`pageTimestampMs` is an inclusive or an exclusive bound, nor what `lastEvaluatedTimestampMs`
+holds. So:
+
+- the order is read off the first page (one that cannot tell is probed far in the future);
+- each next page is asked for so that it starts AT the last timestamp already read, under
+  either bound: at that timestamp once the bound is known to be inclusive (proved by a page
+  holding a clip at exactly its pageTimestampMs, which an exclusive bound never does), one
+  millisecond before it until then. Clips sharing a timestamp across a page boundary are read
+  again and de-duplicated by uuid;
+- a full page holding only one timestamp cannot move the walk on: the next page starts one
+  millisecond past it. Only the first `page_size` records of a timestamp are ever visible to
+  a timestamp cursor, under either bound, so a group of more clips saved in the same
+  millisecond is read only that far (logged); with pages of 100 that means more than 100 clips
+  saved in one millisecond;
+- odd records (no usable uuid or createdAtMs) never move, stop or order a walk; a full page of
+  nothing but odd records is passed using lastEvaluatedTimestampMs, and without it the walk
+  ends there (logged);
+- a page shorter than asked for is the end of the feed in that direction;
+- every walk ends: each request moves the position on, and a third page in a row with nothing
+  new stops it (logged).
 """
 
 from __future__ import annotations
@@ -17,6 +35,8 @@ from clipbot.records import Clip, OddRecords, created_at
 log = logging.getLogger(__name__)
 
 WINDOW_MS = 3_600_000  # first look-back window when the feed pages oldest-first
+FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01: a position past every clip
+STALE_PAGES = 3  # pages in a row with nothing new that end a walk (a correct feed gives two)
 Order = Literal["desc", "asc"]
 
 
@@ -27,6 +47,7 @@ class Page:
     clips: list[Clip]
     size: int  # records in the answer, odd ones included: a full page means there may be more
     next_ms: int | None  # lastEvaluatedTimestampMs when usable; None when absent or null
+    odd: tuple[str, ...] = ()  # the odd records set aside, by uuid or digest
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any], odd: OddRecords) -> Page:
@@ -34,18 +55,24 @@ class Page:
         raw = data.get("savedClips")
         records: list[Any] = raw if isinstance(raw, list) else []
         clips: list[Clip] = []
+        odd_keys: list[str] = []
         for record in records:
             clip = Clip.from_api(record) if isinstance(record, Mapping) else None
             if clip is None:
-                odd.set_aside(record)
+                odd_keys.append(odd.set_aside(record))
             else:
                 clips.append(clip)
         next_ms = created_at(data.get("lastEvaluatedTimestampMs"))
-        return cls(clips=clips, size=len(records), next_ms=next_ms)
+        return cls(clips=clips, size=len(records), next_ms=next_ms, odd=tuple(odd_keys))
 
 
 class Feed:
-    """The saved-clip feed over a function that fetches one page at a position."""
+    """The saved-clip feed over a function that fetches one page at a position.
+
+    `fetch(page_timestamp_ms)` answers one getSavedClipsV2 request of `page_size` records
+    (None: no position, the API's default start); `now_ms` is the clock used only to window
+    newest-first listings of an oldest-first feed.
+    """
 
     def __init__(
         self, fetch: Callable[[int | None], Page], page_size: int, now_ms: Callable[[], int]
@@ -54,96 +81,139 @@ class Feed:
         self._page_size = page_size
         self._now_ms = now_ms
         self._order: Order | None = None
+        self._inclusive = False  # pageTimestampMs proved to be an inclusive bound
 
     def clips_since(self, since_ms: int) -> list[Clip]:
-        """Every clip saved at or after `since_ms`, oldest first, each once."""
-        if self._order == "asc":
-            pages = self._walk(self._fetch(since_ms), since_ms, "asc")
-        else:
-            first = self._fetch(None)
-            order = self._learn_order(first)
-            if order == "asc":
-                pages = self._walk(self._fetch(since_ms), since_ms, "asc")
-            else:
-                pages = self._walk(first, None, "desc", stop=lambda p: _oldest(p) < since_ms)
-        found = (c for page in pages for c in page.clips if c.created_at_ms >= since_ms)
-        return sorted(_unique(found), key=lambda c: (c.created_at_ms, c.uuid))
+        """Every clip saved at or after `since_ms` (ms), oldest first, each once."""
+        first = None if self._order else self._get(None)
+        order = self._order or self._learn_order(first)
+        if order == "asc":
+            walk: Iterable[Clip] = self._walk("asc", since_ms)
+        elif order == "desc":
+            walk = self._walk("desc", None, first, stop=lambda last: last < since_ms)
+        else:  # the whole feed is on its first page
+            walk = first.clips if first else []
+        found = {c.uuid: c for c in walk if c.created_at_ms >= since_ms}
+        return sorted(found.values(), key=lambda c: (c.created_at_ms, c.uuid))
 
     def recent(self, before_ms: int | None = None) -> Iterator[Clip]:
-        """Saved clips newest first (at or before `before_ms`), each once, a page at a time."""
-        if before_ms is not None and self._order is None:
-            self._learn_order(self._fetch(None))
-        first = self._fetch(before_ms if self._order != "asc" else None)
-        order = self._learn_order(first)
-        if first.size < self._page_size and (before_ms is None or order != "asc"):
-            found: Iterable[Clip] = sorted(first.clips, key=lambda c: -c.created_at_ms)
+        """Saved clips newest first (at or before `before_ms`, ms), each once, a page at a time."""
+        first = None if self._order else self._get(None)
+        order = self._order or self._learn_order(first)
+        if order == "desc":
+            start = first if before_ms is None else None
+            found: Iterable[Clip] = self._walk("desc", before_ms, start)
         elif order == "asc":
-            found = self._recent_from_ascending(first, before_ms)
-        else:
-            found = (c for page in self._walk(first, before_ms, "desc") for c in page.clips)
+            found = self._recent_from_ascending(first or self._get(None), before_ms)
+        else:  # the whole feed is on its first page
+            found = sorted(first.clips if first else [], key=lambda c: -c.created_at_ms)
         yield from _unique(c for c in found if before_ms is None or c.created_at_ms <= before_ms)
 
-    def _learn_order(self, first: Page) -> Order | None:
-        """The feed's page order, as shown by the data (remembered once seen)."""
-        if self._order is None and first.clips:
-            head, tail = first.clips[0].created_at_ms, first.clips[-1].created_at_ms
-            if head == tail and first.size >= self._page_size:
-                # A full page of one timestamp shows no order: look just past it.
-                probe = self._fetch(head + 1)
-                tail = head + 1 if any(c.created_at_ms > head for c in probe.clips) else head - 1
-            if head != tail:
-                self._order = "desc" if head > tail else "asc"
-                log.info("rhombus feed pages %s", "newest-first" if head > tail else "oldest-first")
+    def _get(self, at: int | None) -> Page:
+        """One page; a clip at exactly `at` (or lastEvaluatedTimestampMs, the time of the last
+        record evaluated, equal to it) proves the bound inclusive (remembered)."""
+        page = self._fetch(at)
+        times = [c.created_at_ms for c in page.clips] + [page.next_ms]
+        at_bound = at is not None and at in times
+        if at_bound and not self._inclusive:
+            self._inclusive = True
+            log.info("rhombus feed: pageTimestampMs is an inclusive bound")
+        return page
+
+    def _learn_order(self, first: Page | None) -> Order | None:
+        """The feed's page order, as its first page shows it (remembered once seen); None when
+        that page is the whole feed (shorter than asked for)."""
+        if self._order is not None or first is None or first.size < self._page_size:
+            return self._order
+        times = [c.created_at_ms for c in first.clips]
+        if times and times[0] != times[-1]:
+            newest_first = times[0] > times[-1]
+        else:
+            # A full page of one timestamp (or of odd records) shows no order: a position far
+            # in the future has every clip behind it newest-first and none oldest-first.
+            newest_first = self._get(FAR_FUTURE_MS).size > 0
+        self._order = "desc" if newest_first else "asc"
+        log.info("rhombus feed pages %s", "newest-first" if newest_first else "oldest-first")
         return self._order
 
     def _walk(
         self,
-        first: Page,
-        start_ms: int | None,
         order: Order,
-        stop: Callable[[Page], bool] = lambda page: False,
-    ) -> Iterator[Page]:
-        """Pages from `first` on, following the API's position, until a short page or `stop`."""
-        page, at, seen, stale = first, start_ms, set[str](), 0
+        start_ms: int | None,
+        first: Page | None = None,
+        stop: Callable[[int], bool] = lambda last: False,
+    ) -> Iterator[Clip]:
+        """Clips from `start_ms` on (None: the feed's own start) in `order`, each once, until
+        the feed ends or `stop(last timestamp read)`."""
+        step = -1 if order == "desc" else 1
+        need, seen, stale = start_ms, set[str](), 0
+        page = first
         while True:
-            yield page
-            fresh = {c.uuid for c in page.clips} - seen
-            seen |= fresh
-            stale = 0 if fresh else stale + 1
-            next_ms = page.next_ms
-            if next_ms is None and page.clips:
-                next_ms = page.clips[-1].created_at_ms
-            if page.size < self._page_size or next_ms is None or stop(page) or stale > 1:
+            if page is None:
+                # Ask so that the page starts at `need` under either bound, until one is proved.
+                at = None if need is None else need - (0 if self._inclusive else step)
+                proved = self._inclusive
+                page = self._get(at)
+                if self._inclusive and not proved:
+                    need = at  # this page starts at `at` itself, nothing skipped
+            # Clips behind `need` were read already, or came late (the poller looks back for them).
+            ahead = [c for c in page.clips if need is None or (c.created_at_ms - need) * step >= 0]
+            ahead.sort(key=lambda c: c.created_at_ms * step)
+            fresh = [c for c in ahead if c.uuid not in seen]
+            yield from fresh
+            news = {c.uuid for c in fresh} | (set(page.odd) - seen)
+            seen |= news
+            stale = 0 if news else stale + 1
+            last = _furthest(page, need, step)
+            if page.size < self._page_size or (last is not None and stop(last)):
                 return
-            at = self._next_position(next_ms, at, order, bool(fresh))
-            page = self._fetch(at)
-
-    def _next_position(self, next_ms: int, at: int | None, order: Order, fresh: bool) -> int:
-        # A position that does not move (a full page of one timestamp, or a page of repeats)
-        # would loop for ever: step one millisecond past it in the feed's direction.
-        if next_ms != at and fresh:
-            return next_ms
-        log.warning("rhombus feed position stuck at %s; stepping past it", next_ms)
-        return next_ms + 1 if order == "asc" else next_ms - 1
+            page = None
+            if stale >= STALE_PAGES or (last is None and need is None):
+                log.warning("rhombus feed: cannot page on past %s; walk ended", need)
+                return
+            if last is None or (need is not None and (last - need) * step <= 0):
+                log.warning(
+                    "rhombus feed: a full page of records saved at %s; later ones at that "
+                    "millisecond, if any, are not visible",
+                    need,
+                )
+                last = None if need is None else need + step
+            need = last
 
     def _recent_from_ascending(self, first: Page, before_ms: int | None) -> Iterator[Clip]:
-        """Newest first from an oldest-first feed: ever wider windows walked back from now."""
-        oldest = first.clips[0].created_at_ms if first.clips else 0
+        """Newest first from an oldest-first feed: windows [low, high) back from `before_ms`
+        (or now), each walked oldest-first and given newest first, ever wider, to the oldest."""
+        # Where the feed starts; a first page of odd records alone may not say (then: 1970).
+        oldest = min((c.created_at_ms for c in first.clips), default=first.next_ms or 1)
         high = None if before_ms is None else before_ms + 1
         span = WINDOW_MS
         low = (self._now_ms() if high is None else high) - span
         while True:
             low = max(low, oldest)
-            batch: list[Clip] = []
-            for page in self._walk(self._fetch(low), low, "asc"):
-                batch.extend(c for c in page.clips if high is None or c.created_at_ms < high)
-                if high is not None and page.clips and _newest(page) >= high:
-                    break
+            batch = list(self._window(low, high))
             yield from sorted(batch, key=lambda c: -c.created_at_ms)
             if low <= oldest:
                 return
             high, span = low, span * 4
             low = high - span
+
+    def _window(self, low: int, high: int | None) -> Iterator[Clip]:
+        """Clips saved in [low, high) (high None: no end) of an oldest-first feed."""
+        window = self._walk("asc", low, stop=lambda last: high is not None and last >= high)
+        return (c for c in window if high is None or c.created_at_ms < high)
+
+
+def _furthest(page: Page, need: int | None, step: int) -> int | None:
+    """How far along the walk (`step` -1: back in time, 1: forward) a page reached: its
+    furthest clip; when that does not pass `need`, lastEvaluatedTimestampMs if that does (a
+    page of odd records has no clip to tell by)."""
+    times = [c.created_at_ms for c in page.clips]
+    last = (max(times) if step > 0 else min(times)) if times else None
+    if last is not None and (need is None or (last - need) * step > 0):
+        return last
+    if page.next_ms is not None and (need is None or (page.next_ms - need) * step > 0):
+        return page.next_ms
+    return last
 
 
 def _unique(clips: Iterable[Clip]) -> Iterator[Clip]:
@@ -152,11 +222,3 @@ def _unique(clips: Iterable[Clip]) -> Iterator[Clip]:
         if clip.uuid not in seen:
             seen.add(clip.uuid)
             yield clip
-
-
-def _oldest(page: Page) -> int:
-    return min((c.created_at_ms for c in page.clips), default=0)
-
-
-def _newest(page: Page) -> int:
-    return max((c.created_at_ms for c in page.clips), default=0)

@@ -138,17 +138,18 @@ class OddRecords:
         """Distinct odd records set aside since this was created."""
         return self._count
 
-    def set_aside(self, record: Any) -> None:
-        """Notes one odd record: a warning and a count the first time it is seen."""
+    def set_aside(self, record: Any) -> str:
+        """Notes one odd record (a warning and a count the first time it is seen); its key."""
         key, why = _odd_key(record)
         with self._lock:
             if key in self._keys:
-                return
+                return key
             self._keys[key] = None
             self._count += 1
             if len(self._keys) > self.REMEMBERED:
                 del self._keys[next(iter(self._keys))]
         log.warning("rhombus feed: set aside saved clip %s: %s", key, why)
+        return key
 
 
 def created_at(value: Any) -> int | None:

@@ -10,6 +10,7 @@ files it, which the answer does not show.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,7 +32,13 @@ class Paging:
     cap: int = 100  # the most records a page holds, whatever maxPageSize asks for
 
     def __str__(self) -> str:
-        return f"{self.order}-{self.bound}-{self.last_evaluated}-{self.cap}"
+        return f"{self.order}-{self.bound}-{self.last_evaluated}"
+
+
+PAGINGS = [
+    Paging(order, bound, last)  # type: ignore[arg-type]
+    for order, bound, last in itertools.product(ORDERS, BOUNDS, LAST_EVALUATED)
+]
 
 
 def filed_at(record: Any) -> int:

@@ -250,6 +250,29 @@ class TestSubscriptions:
             == "<@U9> subscribed this channel to new clips from cameras matching “dock”, at least 1m 00s long."
         )
 
+    def test_subscribe_excludes_every_clip_tied_at_the_newest_instant(
+        self,
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        tmp_path: Path,
+        request: pytest.FixtureRequest,
+    ) -> None:
+        """However many clips share the newest createdAtMs, all are before the subscription."""
+        world = World(rhombus, slack, tmp_path / "pages-of-100.db")
+        request.addfinalizer(world.close)
+        world.rhombus.add(
+            clip("OLD", NOW - 5000), *(clip(f"T{i:02d}", NOW - 1000) for i in range(30))
+        )
+        bot = Bot(world)
+        bot.command("subscribe", channel="C7", user="U9")
+        assert bot.next_response()["text"].startswith("Subscribed <#C7> to new clips")
+        sub = world.store.subscription("C7")
+        assert sub is not None
+        assert (sub.start_ms, sorted(sub.start_uuids)) == (
+            NOW - 1000,
+            [f"T{i:02d}" for i in range(30)],
+        )
+
     def test_resubscribe_replaces(self, world: World) -> None:
         """Subscribing again replaces the channel's subscription and says so."""
         bot = Bot(world, admins=frozenset({"U1"}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -20,14 +21,15 @@ from clipbot.rhombus import (
 )
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.server import Reply
+from tests.feed_model import PAGINGS
 
 T0 = 1_764_000_000_000
 
 
-@pytest.fixture(params=["desc", "asc"])
+@pytest.fixture(params=PAGINGS, ids=str)
 def feed(request: pytest.FixtureRequest) -> Iterator[FakeRhombus]:
-    """The fake in each page order."""
-    server = FakeRhombus(order=request.param).start()
+    """The fake in each page order, bound reading and lastEvaluatedTimestampMs style."""
+    server = FakeRhombus(paging=request.param).start()
     yield server
     server.stop()
 
@@ -125,6 +127,35 @@ class TestFeedPaging:
         found = make_client(feed, page_size=2).clips_since(0)
         assert "LATE" in {c.uuid for c in found}
         assert len(feed.calls("getSavedClipsV2")) < 10
+
+    @pytest.mark.parametrize("odd", [{"createdAtMs": None}, {"createdAtMs": "soon"}, {}])
+    def test_a_record_without_created_at_anywhere(
+        self, feed: FakeRhombus, odd: dict[str, Any]
+    ) -> None:
+        """A record with a null, unusable or missing createdAtMs, wherever it falls among new
+        clips (first, inside or last on a page of three, or alone), loses no clip around it
+        and is counted once (the old code read it as 1970: order flipped or the walk stopped)."""
+        clips = [clip(f"C{i}", T0 + 10 * i) for i in range(7)]
+        for slot in range(-1, 7):
+            record = {**clip("ODD", 0), "_filedAtMs": T0 + 10 * slot + 5}
+            del record["createdAtMs"]
+            feed.clips = [*clips, {**record, **odd}]
+            client = make_client(feed, page_size=3)
+            assert [c.uuid for c in client.clips_since(T0)] == [f"C{i}" for i in range(7)]
+            assert [c.uuid for c in client.recent()] == [f"C{i}" for i in range(6, -1, -1)]
+            assert [c.uuid for c in client.recent(T0 + 35)] == ["C3", "C2", "C1", "C0"]
+            assert client.skipped_records == 1
+
+    def test_ties_at_every_page_boundary(self, feed: FakeRhombus) -> None:
+        """Groups of three clips per millisecond read in pages of two: each group straddles a
+        boundary, and every clip comes once whatever the bound (the old walk, asking for the
+        boundary timestamp itself, lost the rest of each group under an exclusive bound)."""
+        feed.add(*(clip(f"G{t}{i}", T0 + t) for t in range(4) for i in range(2)))
+        feed.add(*(clip(f"G{t}2", T0 + t) for t in range(4)))
+        uuids = sorted(f"G{t}{i}" for t in range(4) for i in range(3))
+        client = make_client(feed, page_size=4)
+        assert [c.uuid for c in client.clips_since(0)] == uuids
+        assert sorted(c.uuid for c in client.recent()) == uuids
 
     def test_empty_feed(self, feed: FakeRhombus) -> None:
         """An empty feed lists nothing."""

@@ -239,9 +239,12 @@ def _admin_refusal(request: CommandRequest, deps: Deps) -> str | None:
 
 
 def _feed_now(deps: Deps) -> tuple[int, tuple[str, ...]]:
-    """Where the feed is now: the newest createdAtMs and every clip saved at that instant."""
-    newest = list(itertools.islice(deps.rhombus.recent(), 20))
-    if not newest:
+    """Where the feed is now: the newest createdAtMs and every clip saved at that instant,
+    however many share it (the walk reads a page or two past them, no further)."""
+    clips = deps.rhombus.recent()
+    newest = next(clips, None)
+    if newest is None:
         return 0, ()
-    start = newest[0].created_at_ms
-    return start, tuple(c.uuid for c in newest if c.created_at_ms == start)
+    start = newest.created_at_ms
+    tied = itertools.takewhile(lambda c: c.created_at_ms == start, clips)
+    return start, (newest.uuid, *(c.uuid for c in tied))

@@ -1,0 +1,212 @@
+"""The feed walk against a model of getSavedClipsV2, under every reading of its paging.
+
+Each test runs for every page order x bound (inclusive/exclusive) x lastEvaluatedTimestampMs
+style; hypothesis draws the feed (ties across page boundaries, groups larger than a page, odd
+records, late arrivals) and the page cap (1 to 100). The Feed is driven with an injected fetch
+over `tests.feed_model`, so an example costs microseconds, not sockets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clipbot.feed import WINDOW_MS, Feed, Page
+from clipbot.records import Clip, OddRecords
+from tests.fakes.rhombus import clip
+from tests.feed_model import (
+    PAGINGS,
+    Paging,
+    feed_order,
+    filed_at,
+    saved_clips_page,
+    served,
+)
+
+T0 = 1_764_000_000_000
+LOOKBACK_MS = 120_000  # the poller's look-back behind its position
+# per test and paging reading (12 readings x 3 tests); FEED_EXAMPLES=5000 for a deeper search
+EXAMPLES = int(os.environ.get("FEED_EXAMPLES", "100"))
+
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+class Model:
+    """A getSavedClipsV2 server over `records`, counting the requests it answers."""
+
+    def __init__(self, records: list[dict[str, Any]], paging: Paging) -> None:
+        self.records = records
+        self.paging = paging
+        self.requests = 0
+        self.odd = OddRecords()
+
+    def fetch(self, at: int | None) -> Page:
+        self.requests += 1
+        body: dict[str, Any] = {"maxPageSize": self.paging.cap}
+        if at is not None:
+            body["pageTimestampMs"] = at
+        return Page.from_api(saved_clips_page(self.records, body, self.paging), self.odd)
+
+    def feed(self, now_ms: int) -> Feed:
+        return Feed(self.fetch, self.paging.cap, lambda: now_ms)
+
+
+# -- what a correct walk must return ---------------------------------------------------------
+
+
+def visible(records: Sequence[dict[str, Any]], paging: Paging) -> list[Clip]:
+    """Every usable clip a timestamp cursor can reach: of the records saved in one millisecond,
+    only the first `cap` (in the server's order) are on any page, under either bound."""
+    by_time = itertools.groupby(feed_order(records, paging), key=filed_at)
+    reachable = (r for _, group in by_time for r in list(group)[: paging.cap])
+    return [c for c in (Clip.from_api(served(r)) for r in reachable) if c is not None]
+
+
+def odd_run(records: Sequence[dict[str, Any]], paging: Paging) -> bool:
+    """Whether a full page of nothing but odd records can occur with no lastEvaluatedTimestampMs
+    to page past it: the one case where the walk stops early (documented in clipbot.feed)."""
+    if paging.last_evaluated != "absent":
+        return False
+    odd = [Clip.from_api(served(r)) is None for r in feed_order(records, paging)]
+    return any(
+        sum(1 for _ in run) >= paging.cap for is_odd, run in itertools.groupby(odd) if is_odd
+    )
+
+
+def oldest_first(clips: Sequence[Clip]) -> list[str]:
+    return [c.uuid for c in sorted(clips, key=lambda c: (c.created_at_ms, c.uuid))]
+
+
+def check(got: list[Clip], records: list[dict[str, Any]], paging: Paging, want: list[Clip]) -> None:
+    """`got` holds each clip once: exactly `want`'s clips, or some of them when the feed holds a
+    run of odd records the walk cannot page past."""
+    uuids = [c.uuid for c in got]
+    feed = [(r.get("uuid"), r.get("createdAtMs"), filed_at(r) - T0) for r in records]
+    assert len(uuids) == len(set(uuids)), f"a clip came twice: {feed}"
+    if odd_run(records, paging):
+        assert set(uuids) <= {c.uuid for c in want}, f"feed: {feed}"
+    else:
+        assert sorted(uuids) == sorted(c.uuid for c in want), f"feed: {feed}"
+
+
+def request_bound(clips: int, windows: int = 1) -> int:
+    """Requests a walk may make: a page with nothing new happens at most twice in a row (a tie
+    re-read, then the bound learnt), so three per clip read, plus the order probes."""
+    return 3 * (clips + windows) + 2
+
+
+# -- feeds ------------------------------------------------------------------------------------
+
+ODD_KINDS = ("null", "missing", "text", "bool", "no-uuid", "null-uuid")
+
+
+@st.composite
+def feeds(draw: st.DrawFn, max_size: int = 40, base: int = T0) -> list[dict[str, Any]]:
+    """Clips on few distinct timestamps (so ties are common and cross page boundaries), some
+    of them odd records, spread within a millisecond, seconds or hours of each other."""
+    spread = draw(st.sampled_from([1, 1_000, 600_000, WINDOW_MS]))
+    slots = draw(st.lists(st.integers(0, 12), max_size=max_size))
+    records = []
+    for n, slot in enumerate(slots):
+        at = base + slot * spread
+        uuid = f"U{base - T0 + n:05d}"
+        kind = draw(st.sampled_from(("clip",) * 10 + ODD_KINDS))
+        records.append(odd_record(uuid, at, kind))
+    return records
+
+
+def odd_record(uuid: str, at: int, kind: str) -> dict[str, Any]:
+    """A clip record, or one that cannot be placed in time or identified (`kind`)."""
+    if kind == "clip":
+        return clip(uuid, at)
+    if kind in ("no-uuid", "null-uuid"):
+        record = clip(uuid, at)
+        if kind == "no-uuid":
+            del record["uuid"]
+        else:
+            record["uuid"] = None
+        return record
+    created = {"null": None, "text": str(at), "bool": True}.get(kind)
+    record = clip(uuid, at, _filedAtMs=at)
+    if kind == "missing":
+        del record["createdAtMs"]
+    else:
+        record["createdAtMs"] = created
+    return record
+
+
+caps = st.one_of(st.integers(1, 4), st.integers(1, 100))
+positions = st.integers(T0 - 10, T0 + 13 * WINDOW_MS)
+
+
+# -- the properties ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("paging", PAGINGS, ids=str)
+class TestFeedModel:
+    @PROPERTY
+    @given(records=feeds(), cap=caps, since=positions)
+    def test_clips_since(self, paging: Paging, records: list[Any], cap: int, since: int) -> None:
+        """clips_since gives every reachable clip saved at or after the position, oldest first,
+        each once, in a bounded number of requests."""
+        model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, cap))
+        got = model.feed(T0).clips_since(since)
+        want = [c for c in visible(records, model.paging) if c.created_at_ms >= since]
+        check(got, records, model.paging, want)
+        assert [c.uuid for c in got] == oldest_first(got)
+        assert model.requests <= request_bound(len(records))
+
+    @PROPERTY
+    @given(records=feeds(), cap=caps, before=st.none() | positions)
+    def test_recent(self, paging: Paging, records: list[Any], cap: int, before: int | None) -> None:
+        """recent gives every reachable clip at or before `before`, newest first, each once."""
+        model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, cap))
+        now = T0 + 13 * WINDOW_MS
+        got = list(model.feed(now).recent(before))
+        want = [
+            c for c in visible(records, model.paging) if before is None or c.created_at_ms <= before
+        ]
+        check(got, records, model.paging, want)
+        times = [c.created_at_ms for c in got]
+        assert times == sorted(times, reverse=True)
+        # Oldest-first feeds are listed in windows of 1, 4, 16, 64 hours back from now, which
+        # cover the 13 hours drawn; back to 1970 (17 windows) when the feed's first page is odd
+        # records with no lastEvaluatedTimestampMs to say where the feed starts.
+        first = Page.from_api(
+            saved_clips_page(records, {"maxPageSize": cap}, model.paging), OddRecords()
+        )
+        blind = paging.order == "asc" and not first.clips and first.next_ms is None
+        assert model.requests <= request_bound(len(records), 17 if blind else 4)
+
+    @PROPERTY
+    @given(records=feeds(max_size=25), cap=caps, data=st.data())
+    def test_late_arrivals_within_lookback(
+        self, paging: Paging, records: list[Any], cap: int, data: st.DataObject
+    ) -> None:
+        """Clips that appear after a walk passed their createdAtMs are read by the next walk
+        from the position minus the look-back; the same Feed keeps what it learnt."""
+        model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, cap))
+        feed = model.feed(T0)
+        first = feed.clips_since(T0)
+        position = max((c.created_at_ms for c in first), default=T0)
+        late_by = st.one_of(st.integers(0, 2), st.integers(0, LOOKBACK_MS))
+        kinds = st.sampled_from(("clip",) * 10 + ODD_KINDS)
+        late = data.draw(st.lists(st.tuples(late_by, kinds), max_size=10), label="late")
+        model.records = records + [
+            odd_record(f"L{n:03d}", position - by, kind) for n, (by, kind) in enumerate(late)
+        ]
+        since = position - LOOKBACK_MS
+        got = feed.clips_since(since)
+        want = [c for c in visible(model.records, model.paging) if c.created_at_ms >= since]
+        check(got, model.records, model.paging, want)
+        assert [c.uuid for c in got] == oldest_first(got)
