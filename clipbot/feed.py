@@ -82,13 +82,14 @@ class Feed:
         self._now_ms = now_ms
         self._order: Order | None = None
         self._inclusive = False  # pageTimestampMs proved to be an inclusive bound
+        self._warned: set[tuple[str, int | None]] = set()
 
     def clips_since(self, since_ms: int) -> list[Clip]:
         """Every clip saved at or after `since_ms` (ms), oldest first, each once."""
         first = None if self._order else self._get(None)
         order = self._order or self._learn_order(first)
         if order == "asc":
-            walk: Iterable[Clip] = self._walk("asc", since_ms)
+            walk: Iterable[Clip] = self._walk("asc", since_ms if since_ms > 0 else None)
         elif order == "desc":
             walk = self._walk("desc", None, first, stop=lambda last: last < since_ms)
         else:  # the whole feed is on its first page
@@ -150,35 +151,47 @@ class Feed:
         page = first
         while True:
             if page is None:
-                # Ask so that the page starts at `need` under either bound, until one is proved.
-                at = None if need is None else need - (0 if self._inclusive else step)
-                proved = self._inclusive
-                page = self._get(at)
-                if self._inclusive and not proved:
-                    need = at  # this page starts at `at` itself, nothing skipped
+                page, need = self._page_at(need, step)
             # Clips behind `need` were read already, or came late (the poller looks back for them).
             ahead = [c for c in page.clips if need is None or (c.created_at_ms - need) * step >= 0]
             ahead.sort(key=lambda c: c.created_at_ms * step)
-            fresh = [c for c in ahead if c.uuid not in seen]
-            yield from fresh
-            news = {c.uuid for c in fresh} | (set(page.odd) - seen)
+            yield from (c for c in ahead if c.uuid not in seen)
+            news = {c.uuid for c in ahead} | set(page.odd)
+            stale = 0 if news - seen else stale + 1
             seen |= news
-            stale = 0 if news else stale + 1
             last = _furthest(page, need, step)
             if page.size < self._page_size or (last is not None and stop(last)):
                 return
-            page = None
             if stale >= STALE_PAGES or (last is None and need is None):
-                log.warning("rhombus feed: cannot page on past %s; walk ended", need)
+                self._warn_once("cannot page on past %s; walk ended", need)
                 return
-            if last is None or (need is not None and (last - need) * step <= 0):
-                log.warning(
-                    "rhombus feed: a full page of records saved at %s; later ones at that "
-                    "millisecond, if any, are not visible",
-                    need,
-                )
-                last = None if need is None else need + step
-            need = last
+            page, need = None, self._past(last, need, step)
+
+    def _page_at(self, need: int | None, step: int) -> tuple[Page, int | None]:
+        """The page starting at `need` whichever the bound (before the bound is proved, asked
+        one millisecond early); and where it starts (earlier, if it just proved inclusive)."""
+        if need is None:
+            return self._get(None), None
+        proved = self._inclusive
+        at = need if proved else need - step
+        page = self._get(max(at, 0))
+        return page, at if self._inclusive and not proved else need
+
+    def _past(self, last: int | None, need: int | None, step: int) -> int | None:
+        """Where the next page must start: at the furthest timestamp read, or one millisecond
+        past `need` when a full page did not get past it."""
+        if last is not None and (need is None or (last - need) * step > 0):
+            return last
+        self._warn_once("a full page of records saved at %s; any more then are not visible", need)
+        return None if need is None else need + step
+
+    def _warn_once(self, message: str, at: int | None) -> None:
+        """Logs a walk problem the first time it is met at `at`, not every poll cycle."""
+        if (message, at) not in self._warned:
+            if len(self._warned) > 1000:
+                self._warned.clear()
+            self._warned.add((message, at))
+            log.warning("rhombus feed: " + message, at)
 
     def _recent_from_ascending(self, first: Page, before_ms: int | None) -> Iterator[Clip]:
         """Newest first from an oldest-first feed: windows [low, high) back from `before_ms`

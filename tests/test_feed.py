@@ -9,6 +9,7 @@ over `tests.feed_model`, so an example costs microseconds, not sockets.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -51,6 +52,7 @@ class Model:
         self.odd = OddRecords()
 
     def fetch(self, at: int | None) -> Page:
+        assert at is None or 0 <= at < 2**53, f"pageTimestampMs {at} is not a time"
         self.requests += 1
         body: dict[str, Any] = {"maxPageSize": self.paging.cap}
         if at is not None:
@@ -210,3 +212,42 @@ class TestFeedModel:
         want = [c for c in visible(model.records, model.paging) if c.created_at_ms >= since]
         check(got, model.records, model.paging, want)
         assert [c.uuid for c in got] == oldest_first(got)
+
+
+class TestWalkLimits:
+    """What happens where a timestamp cursor cannot see everything: said once, not per cycle."""
+
+    @pytest.mark.parametrize("paging", PAGINGS, ids=str)
+    def test_a_tie_group_larger_than_a_page(
+        self, paging: Paging, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Five clips in one millisecond with pages of three: the first three (in the server's
+        order) are read, the clips on either side all are, and the warning comes once."""
+        records = [clip("OLD", T0 - 1), *(clip(f"T{i}", T0) for i in range(5)), clip("NEW", T0 + 1)]
+        model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, 3))
+        feed = model.feed(T0)
+        with caplog.at_level(logging.WARNING, logger="clipbot.feed"):
+            for _ in range(3):
+                got = [c.uuid for c in feed.clips_since(T0 - 1)]
+                assert got == ["OLD", "T0", "T1", "T2", "NEW"]
+        assert [r.getMessage() for r in caplog.records] == [
+            f"rhombus feed: a full page of records saved at {T0}; any more then are not visible"
+        ]
+
+    @pytest.mark.parametrize("paging", PAGINGS, ids=str)
+    def test_a_run_of_odd_records_with_nothing_to_page_past_them(
+        self, paging: Paging, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A full page of odd records: lastEvaluatedTimestampMs pages past it; without one the
+        walk ends there, having read everything before it, and says so once."""
+        odd = [odd_record(f"X{i}", T0 + 100 * i, "null") for i in range(1, 4)]
+        records = [clip("A", T0), *odd, clip("B", T0 + 1000)]
+        model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, 3))
+        with caplog.at_level(logging.WARNING, logger="clipbot.feed"):
+            got = [c.uuid for c in model.feed(T0).clips_since(T0)]
+        if paging.last_evaluated != "absent":
+            assert got == ["A", "B"]
+        else:  # the walk reads from the feed's start: newest-first that is B, oldest-first A
+            assert got == (["B"] if paging.order == "desc" else ["A"])
+            assert "walk ended" in caplog.records[-1].getMessage()
+        assert model.odd.count == 3
