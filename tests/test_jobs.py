@@ -87,6 +87,7 @@ class TestScheduler:
         """A run four times longer than its interval: one line saying so, no warning per slot
         skipped, and APScheduler's own lines name the job."""
         caplog.set_level(logging.INFO)
+        caplog.set_level(logging.INFO, logger="apscheduler.executors.default")
         ran = threading.Event()
 
         def slow() -> None:
