@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from clipbot.notify import slack_error
 from clipbot.rhombus import RhombusError
 from clipbot.stopping import Busy, Stopped
+from clipbot.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ def scheduler(jobs: dict[str, Every], busy: Busy) -> BackgroundScheduler:
     return sched
 
 
+def run_now(sched: BackgroundScheduler, names: Iterable[str]) -> None:
+    """Runs the named jobs as soon as a worker is free, instead of at their next slot."""
+    for name in names:
+        sched.modify_job(name, next_run_time=datetime.now().astimezone())
+
+
 def guarded(
     name: str,
     job: Job,
@@ -105,7 +112,7 @@ def _run_once(name: str, job: Job, streak: Streak) -> None:
     except Stopped:
         log.info("%s: stopped before it finished", name)
         return
-    except (Failing, RhombusError) as exc:
+    except (Failing, RhombusError, StoreError) as exc:
         streak.failed(str(exc))
         return
     except (SlackApiError, SlackClientError) as exc:

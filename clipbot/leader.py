@@ -57,7 +57,7 @@ class Leadership:
         self.lease_s = lease_s
         self.name = name or replica_name()
         self._monotonic = monotonic
-        self._on_elected = on_elected
+        self.on_elected = on_elected  # run when this replica becomes the leader
         self._valid_until = 0.0
         self._role = Role.FOLLOWER
         self._lock = threading.Lock()
@@ -92,7 +92,7 @@ class Leadership:
             elected = held and self._role is not Role.LEADER
             self._become(Role.LEADER if held else Role.FOLLOWER)
         if elected:
-            self._on_elected()
+            self.on_elected()
         return held
 
     def resign(self) -> None:

@@ -18,7 +18,7 @@ from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.state import Card, CardKind, Subscription
-from clipbot.store import Store
+from clipbot.store import Store, StoreConflict
 from clipbot.triage import redraw
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ class Poller:
         self.now_ms = now_ms
         self.workers = workers
         self.stopping = threading.Event()  # set on shutdown: the cycle stops between two posts
+        # Whether this replica still leads (see clipbot.leader): one that lost the lease stops
+        # between two posts, like a shutdown, and leaves the rest to the new leader.
+        self.leading: Callable[[], bool] = lambda: True
 
     def poll_once(self, *, dry_run: bool = False) -> CycleResult:
         """One cycle; Rhombus failures are recorded for /clips status and raised."""
@@ -206,8 +209,6 @@ class Poller:
                 outcome.posted += len(cards)
             else:
                 for card in cards:
-                    if self.stopping.is_set():
-                        raise _Stopping
                     card_message = blocks.clip_card(
                         card,
                         self.console_url,
@@ -223,7 +224,8 @@ class Poller:
             )
             self.store.mark_broken(channel, exc.reason)
             outcome.broken.append(channel)
-        except _Stopping:
+        except (_Stopping, StoreConflict):
+            # StoreConflict: another replica reserved the clip first, so it is posting it.
             outcome.failed_at.append(cards[outcome.posted].clip.created_at_ms)
         except (SlackApiError, SlackClientError, OSError) as exc:
             reason = slack_error(exc)
@@ -235,6 +237,8 @@ class Poller:
     def _send(
         self, cards: list[Card], message: blocks.Message, metadata: dict[str, object]
     ) -> None:
+        if self.stopping.is_set() or not self.leading():
+            raise _Stopping
         channel, uuids = cards[0].channel_id, [c.clip.uuid for c in cards]
         self.store.reserve(cards)
         try:

@@ -236,9 +236,17 @@ def health_lines(
 
 
 def status_reply(
-    health: Health, now_ms: int, poll_seconds: int, flagged: list[Subscription]
+    health: Health,
+    now_ms: int,
+    poll_seconds: int,
+    flagged: list[Subscription],
+    replica: str = "leader",
 ) -> Message:
-    return text_reply("\n".join(health_lines(health, now_ms, poll_seconds, flagged)))
+    """/clips status: the poller's health, and whether the replica answering is the one that
+    polls (`replica`: a clipbot.leader.Role value)."""
+    lines = health_lines(health, now_ms, poll_seconds, flagged)
+    lines.append(f"This replica: {replica}")
+    return text_reply("\n".join(lines))
 
 
 def open_reply(cards: list[tuple[Card, str | None]], now_ms: int, rest: int = 0) -> Message:

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from clipbot import health, jobs, triage, wiring, wsgi
 from clipbot.cli import slack_credentials_problem
 from clipbot.config import ConfigError, Settings
+from clipbot.leader import Leadership
 from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
@@ -45,6 +46,7 @@ class Parts:
     poller: Poller
     metrics: Metrics
     videos: VideoDesk | None
+    leadership: Leadership
 
     def close(self) -> None:
         self.rhombus.close()
@@ -59,7 +61,9 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
     except StoreOpenError as exc:
         raise ConfigError([f"CLIPBOT_DATABASE_URL: {exc}"]) from None
     metrics = Metrics(newest_read_ms=store.position)
-    metrics.leader.set(1)  # on SQLite this process is the only one, so it polls
+    # The lease lasts one poll interval, so a dead leader is replaced within two.
+    leadership = Leadership(store, lease_s=settings.poll_seconds)
+    metrics.leader.set_function(lambda: int(leadership.is_leader))
     rhombus = wiring.rhombus_client(settings, stop=stop, on_error=metrics.rhombus_error)
     slack = wiring.slack_client(settings, stop=stop, on_error=metrics.slack_error)
     poster = SlackPoster(slack, sleep=stop.wait if stop else time.sleep)
@@ -73,7 +77,8 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
         access=settings.access,
         video_max_bytes=videos.max_bytes if videos else 0,
     )
-    return Parts(settings, store, rhombus, poster, poller, metrics, videos)
+    poller.leading = lambda: leadership.is_leader
+    return Parts(settings, store, rhombus, poster, poller, metrics, videos, leadership)
 
 
 def _parts_or_report(settings: Settings, stop: Stop | None = None) -> Parts | None:
@@ -171,6 +176,7 @@ def _serve(parts: Parts, stop: Stop) -> int:
         share=settings.share,
         zone=settings.timezone,
         videos=parts.videos,
+        replica=lambda: parts.leadership.role,
     )
     busy = Busy()
     listeners = ListenerPool(busy)
@@ -178,6 +184,9 @@ def _serve(parts: Parts, stop: Stop) -> int:
     app = build_app(deps, parts.poster.client, secret, listener_executor=listeners)
     _warn_flagged(parts)
     scheduler = jobs.scheduler(_jobs(parts), busy)
+    # A new leader does the leader's work at once rather than at the jobs' next slots.
+    leader_jobs = [name for name in ("poll", "remind", "summary") if scheduler.get_job(name)]
+    parts.leadership.on_elected = lambda: jobs.run_now(scheduler, leader_jobs)
     slack_up: list[Callable[[], bool]] = [lambda: False]
     try:
         close_health = _serve_health(parts, lambda: slack_up[0]())
@@ -206,6 +215,7 @@ def _serve(parts: Parts, stop: Stop) -> int:
     if not busy.wait_idle(stop.remaining()):
         # The store and clients stay open for what still runs; the process ends here.
         abandon(f"stopping took longer than {stop.grace_s:g}s")
+    parts.leadership.resign()  # another replica takes over at once
     close_health()
     log.info("stopped")
     return 0
@@ -224,16 +234,22 @@ def _warn_flagged(parts: Parts) -> None:
 
 
 def _jobs(parts: Parts) -> dict[str, jobs.Every]:
-    settings = parts.settings
-    poll = jobs.Every(lambda: _poll(parts.poller, parts.metrics), settings.poll_seconds, True)
-    named = {"poll": poll}
+    """The background jobs: the lease on every replica; the rest only on the leader."""
+    settings, only = parts.settings, parts.leadership.only
+    poll = lambda: _poll(parts.poller, parts.metrics)  # noqa: E731
+    named = {
+        "lease": jobs.Every(parts.leadership.renew, parts.leadership.renew_every_s, True),
+        "poll": jobs.Every(only(poll), settings.poll_seconds, True),
+    }
     if settings.remind_minutes > 0:
         named["remind"] = jobs.Every(
-            lambda: triage.remind_unclaimed(
-                parts.store,
-                parts.poster,
-                minutes=settings.remind_minutes,
-                now_ms=lambda: int(time.time() * 1000),
+            only(
+                lambda: triage.remind_unclaimed(
+                    parts.store,
+                    parts.poster,
+                    minutes=settings.remind_minutes,
+                    now_ms=lambda: int(time.time() * 1000),
+                )
             ),
             REMIND_EVERY_S,
         )
@@ -246,7 +262,7 @@ def _jobs(parts: Parts) -> dict[str, jobs.Every]:
             now_ms=lambda: int(time.time() * 1000),
         )
         # at_once: a bot started less than an hour late posts at once
-        named["summary"] = jobs.Every(daily.run, SUMMARY_EVERY_S, at_once=True)
+        named["summary"] = jobs.Every(only(daily.run), SUMMARY_EVERY_S, at_once=True)
     return named
 
 

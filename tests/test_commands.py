@@ -17,6 +17,7 @@ from slack_bolt import BoltRequest
 from clipbot.records import Clip
 from clipbot.replies import USAGE
 from clipbot.state import Card, Subscription
+from clipbot.store import StoreUnavailable
 from tests.bolt import Bot, body_json, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -377,7 +378,31 @@ class TestStatusAndHome:
             f"Feed position (last seen clip): <!date^{(T0 + 1000) // 1000}^{{date_short_pretty}} at {{time}}|2025-11-24 16:00 UTC>",
             "Clips posted today: 1 (1 in all)",
             ":warning: <#CGONE> is broken (is_archived)",
+            "This replica: leader",
         ]
+
+    def test_status_names_the_replicas_part(
+        self, bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """On a replica that does not poll, status says so (the leader's health is shared)."""
+        monkeypatch.setattr(bot.deps, "replica", lambda: "follower")
+        bot.command("status")
+        assert bot.next_response()["text"].splitlines()[-1] == "This replica: follower"
+
+    def test_status_with_the_database_down(
+        self, bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With the database unreachable, status says so in words instead of failing."""
+
+        def down(*args: object) -> None:
+            raise StoreUnavailable("PostgreSQL at db:5432/clipbot: connection refused")
+
+        monkeypatch.setattr(world.store, "health", down)
+        bot.command("status")
+        assert bot.next_response()["text"] == (
+            ":red_circle: *The database is unavailable*: this replica has stopped polling"
+            " until it is back."
+        )
 
     def test_status_shows_errors(self, bot: Bot, world: World) -> None:
         """A failing poll makes status say not healthy, with the error."""

@@ -43,6 +43,7 @@ class Deps:
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     guests: Guests = field(default_factory=Guests)  # users.info, cached: guests are refused
     zone: ZoneInfo = field(default_factory=machine_zone)  # CLIPBOT_TIMEZONE
+    replica: Callable[[], str] = field(default=lambda: "leader")  # see clipbot.leader.Role
 
     @property
     def access(self) -> Access:

@@ -30,6 +30,7 @@ from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.requests import CommandRequest
 from clipbot.state import AuditKind, Card, Subscription
+from clipbot.store import StoreUnavailable
 from clipbot.summary import channel_report
 
 CANNOT_SEE = (
@@ -86,9 +87,21 @@ def answer(
         return subscriptions(request.team_id, deps)
     if command.name == "open":
         return open_clips(request.channel_id, deps, client)
-    flagged = [s for s in deps.store.subscriptions(request.team_id) if deps.access.flagged(s)]
+    return status(request.team_id, deps)
+
+
+def status(team_id: str, deps: Deps) -> Message:
+    """The poller's health and this replica's part in it; says so when the database is down."""
+    try:
+        flagged = [s for s in deps.store.subscriptions(team_id) if deps.access.flagged(s)]
+        health = deps.store.health(deps.today_ms())
+    except StoreUnavailable:
+        return replies.text_reply(
+            ":red_circle: *The database is unavailable*: this replica has stopped polling"
+            " until it is back."
+        )
     return replies.status_reply(
-        deps.store.health(deps.today_ms()), deps.now_ms(), deps.poll_seconds, flagged
+        health, deps.now_ms(), deps.poll_seconds, flagged, replica=deps.replica()
     )
 
 
