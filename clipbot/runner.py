@@ -96,11 +96,16 @@ def poll_once_command(settings: Settings, *, dry_run: bool) -> int:
     if parts is None:
         return 2
     try:
+        if not dry_run and not parts.leadership.renew():
+            # Another replica polls; a cycle here would only race it.
+            print("clipbot: another clipbot replica holds the lease and polls", file=sys.stderr)
+            return 1
         result = parts.poller.poll_once(dry_run=dry_run)
     except RhombusError as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
         return 1
     finally:
+        parts.leadership.resign()
         parts.close()
     if dry_run:
         print("\n".join(result.planned) or "Nothing to post.")

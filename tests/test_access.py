@@ -88,7 +88,7 @@ class TestPrivateOptIn:
         (line,) = bot.next_response()["blocks"][0]["text"]["text"].splitlines()
         assert line.endswith(" — :warning: " + FLAG)
         bot.command("status")
-        assert bot.next_response()["text"].splitlines()[-1] == f":warning: <#CP>: {FLAG}"
+        assert bot.next_response()["text"].splitlines()[-2] == f":warning: <#CP>: {FLAG}"
         assert [s.channel_id for s in world.store.subscriptions()] == ["CP"]
 
     def test_admin_private_subscription_gets_private_clips(self, world: World) -> None:

@@ -184,3 +184,17 @@ class TestPoll:
         assert [m.text for m in slack.posts("C1")] == ["New clip: Back door"]
         assert store.position() == T0
         store.close()
+
+    def test_postgres_poll_once_leaves_a_running_leader_alone(
+        self, env: dict[str, str], postgres_url: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """poll --once while a replica holds the lease does nothing and says why."""
+        env["CLIPBOT_DATABASE_URL"] = postgres_url
+        store = PostgresStore(postgres_url)
+        store.claim_lease("running-replica", 60_000)
+        assert main(["poll", "--once"], env) == 1
+        assert capsys.readouterr().err.endswith(
+            "clipbot: another clipbot replica holds the lease and polls\n"
+        )
+        assert store.lease_holder() == "running-replica"
+        store.close()
