@@ -9,12 +9,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks
 from clipbot.access import Access
 from clipbot.notify import ChannelBroken, SlackPoster, slack_error
+from clipbot.quiet import Mute, sift
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.state import Card, CardKind, Subscription
@@ -69,6 +71,7 @@ class Poller:
         digest_threshold: int,
         access: Access | None = None,
         video_max_bytes: int = 0,
+        zone: tzinfo = UTC,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         workers: int = 4,
     ) -> None:
@@ -79,6 +82,7 @@ class Poller:
         self.digest_threshold = digest_threshold
         self.access = access or Access()  # who may do what: admins, CLIPBOT_SHARE
         self.video_max_bytes = video_max_bytes
+        self.zone = zone  # CLIPBOT_TIMEZONE: where quiet hours are read
         self.now_ms = now_ms
         self.workers = workers
         self.stopping = threading.Event()  # set on shutdown: the cycle stops between two posts
@@ -120,14 +124,18 @@ class Poller:
         since = min(s.start_ms for s in subs) if position is None else position
         clips = self.rhombus.clips_since(max(0, since - LOOKBACK_MS))
         names = {c.uuid: self.rhombus.camera_names(c.camera_ids) for c in clips}
-        plan = {
-            sub.channel_id: self._unposted(sub, [c for c in clips if wants(sub, c, names[c.uuid])])
-            for sub in subs
-        }
+        mutes = self.store.mutes(clips[0].created_at_ms - 1) if clips else []
+        plan: dict[str, list[Clip]] = {}
+        held: list[tuple[Mute, Clip]] = []
+        for sub in subs:
+            wanted = [c for c in clips if wants(sub, c, names[c.uuid])]
+            keep, muted = sift(sub.channel_id, sub.schedule, wanted, names, self.zone, mutes)
+            plan[sub.channel_id], held = self._unposted(sub, keep), held + muted
         plan = {channel: todo for channel, todo in plan.items() if todo}
         if dry_run:
             result.planned = [self._describe(ch, todo) for ch, todo in plan.items()]
             return
+        self.store.hold((mute.id, clip.uuid, clip.created_at_ms) for mute, clip in held)
         cards = self._cards(plan, names)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             outcomes = list(pool.map(self._deliver_channel, cards.values()))

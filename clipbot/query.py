@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from clipbot.mentions import Mention, MentionKind, mention_in, protect, restore, typed
+from clipbot.quiet import MAX_MUTE_MS, Schedule, ScheduleError, schedule
 from clipbot.records import STATUSES
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 50
@@ -16,7 +17,8 @@ MAX_DURATION_MS = 366 * 86_400_000
 # Slack (and phones) turn typed quotes into typographic ones; all count as plain double quotes.
 QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 LIST_KEYS = ("camera", "since", "status")
-SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring", "notify")
+SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring", "notify", "hours", "days")
+MUTE_KEYS = ("camera", "for")
 BROADCASTS = ("@here", "@channel", "@everyone")
 VERBS = ("subscribe", "unsubscribe", "subscriptions", "open", "status", "help")
 
@@ -43,6 +45,22 @@ class SubscribeQuery:
     include_private: bool = False
     include_monitoring: bool = False
     notify: str | None = None  # a mention as messages write it: <@U…> or <!subteam^S…>
+    schedule: Schedule | None = None  # hours:/days:, read in CLIPBOT_TIMEZONE
+
+
+@dataclass(frozen=True, slots=True)
+class MuteQuery:
+    """`/clips mute camera:NAME for:DURATION` (at most 7 days)."""
+
+    camera: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnmuteQuery:
+    """`/clips unmute [camera:NAME]`: one camera's mute ends, or (None) every one here."""
+
+    camera: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +92,7 @@ class ParseError:
     message: str
 
 
-Command = ListQuery | SubscribeQuery | ReportQuery | AuditQuery | Verb
+Command = ListQuery | SubscribeQuery | ReportQuery | AuditQuery | MuteQuery | UnmuteQuery | Verb
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +126,8 @@ def _parse(text: str) -> Command:
     head = words[0].casefold() if words else ""
     if head == "subscribe":
         return _subscribe(parsed[1:])
+    if head in ("mute", "unmute"):
+        return _mute(head, words[1:])
     if head == "report":
         window = _window(words[1:], "report")
         return ReportQuery(window[0]) if window else ReportQuery()
@@ -173,7 +193,7 @@ def _subscribe(tokens: list[Token]) -> SubscribeQuery:
         if not key:
             raise _Bad(
                 f"`subscribe` does not take `{_shown(token.text)}`; it takes camera:NAME, "
-                "min:DURATION, private:yes and notify:@someone."
+                "min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS and notify:@someone."
             )
         if key in values:
             raise _Bad(f"`{key}:` is given twice.")
@@ -187,7 +207,38 @@ def _subscribe(tokens: list[Token]) -> SubscribeQuery:
         include_private=_yes_no(values, "private"),
         include_monitoring=_yes_no(values, "monitoring"),
         notify=notify,
+        schedule=_schedule(values.get("hours"), values.get("days")),
     )
+
+
+def _schedule(hours: str | None, days: str | None) -> Schedule | None:
+    try:
+        return schedule(hours, days)
+    except ScheduleError as exc:
+        raise _Bad(str(exc)) from None
+
+
+def _mute(verb: str, words: list[str]) -> MuteQuery | UnmuteQuery:
+    values: dict[str, str] = {}
+    for word in words:
+        key, value = _split(word, MUTE_KEYS if verb == "mute" else MUTE_KEYS[:1])
+        if not key or key in values:
+            raise _Bad(f"`{verb}` takes camera:NAME{' and for:DURATION' * (verb == 'mute')}.")
+        values[key] = value
+    camera = _name(values["camera"]) if "camera" in values else None
+    if verb == "unmute":
+        return UnmuteQuery(camera)
+    if camera is None or "for" not in values:
+        raise _Bad(
+            "`mute` needs a camera and how long: /clips mute camera:NAME for:2h (at most 7d)."
+        )
+    text = values["for"].strip().casefold()
+    known = DURATION.match(text)
+    if re.fullmatch(r"\d{1,9}(y|yrs?|years?|mo|months?)", text) or (
+        known and int(known.group(1)) * UNIT_MS[known.group(2)] > MAX_MUTE_MS
+    ):
+        raise _Bad(f"`for:{_shown(text)}` is too long: a mute lasts at most 7 days (like for:2h).")
+    return MuteQuery(camera, duration_ms(text, "for"))
 
 
 def _notify(token: Token) -> str:

@@ -38,7 +38,9 @@ USAGE = """*Usage:* `/clips [what]`
 • `/clips status:FAILED` — by status (INITIATING, UPLOADING, RENDERING, COMPLETE, FAILED, …)
 • `/clips forklift` — free words, matched against title and description
 • `/clips subscribe camera:dock min:30s private:yes` — post new clips here (filters optional)
+• `/clips subscribe hours:18:00-07:00 days:mon-fri` — only clips saved then (quiet hours)
 • `/clips unsubscribe` — stop posting clips in this channel
+• `/clips mute camera:dock for:2h` — hold back a camera's clips here (up to 7d); `/clips unmute`
 • `/clips subscriptions` — this workspace's subscriptions
 • `/clips open` — clips posted here that are not resolved or false alarms
 • `/clips status` — is clipbot healthy?
@@ -149,11 +151,16 @@ def describe_subscription(sub: Subscription | SubscribeQuery, *, mrkdwn: bool = 
         parts.append("including alarm-monitoring clips")
     if sub.notify:
         parts.append(f"notifying {sub.notify}")
+    if sub.schedule:
+        parts.append(f"only clips saved {sub.schedule.describe()}")
     return ", ".join(parts)
 
 
-def subscribed(sub: Subscription, replaced: Subscription | None) -> Message:
+def subscribed(sub: Subscription, replaced: Subscription | None, zone: str = "") -> Message:
+    """The subscribe reply; `zone` names CLIPBOT_TIMEZONE, where quiet hours are read."""
     text = f"Subscribed <#{sub.channel_id}> to new clips from {describe_subscription(sub)}."
+    if sub.schedule and zone:
+        text += f" Times are {zone} time."
     if replaced:
         text += f" This replaces the earlier subscription ({describe_subscription(replaced)})."
     return text_reply(text + " Clips saved before now are not posted.")
@@ -241,10 +248,11 @@ def status_reply(
     poll_seconds: int,
     flagged: list[Subscription],
     replica: str = "leader",
+    muted: list[str] | None = None,
 ) -> Message:
-    """/clips status: the poller's health, and whether the replica answering is the one that
-    polls (`replica`: a clipbot.leader.Role value)."""
-    lines = health_lines(health, now_ms, poll_seconds, flagged)
+    """/clips status: the poller's health, what running mutes hold back (`muted`), and whether
+    the replica answering is the one that polls (`replica`: a clipbot.leader.Role value)."""
+    lines = health_lines(health, now_ms, poll_seconds, flagged) + (muted or [])
     lines.append(f"This replica: {replica}")
     return text_reply("\n".join(lines))
 

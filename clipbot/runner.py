@@ -76,6 +76,7 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
         digest_threshold=settings.digest_threshold,
         access=settings.access,
         video_max_bytes=videos.max_bytes if videos else 0,
+        zone=settings.timezone,
     )
     poller.leading = lambda: leadership.is_leader
     return Parts(settings, store, rhombus, poster, poller, metrics, videos, leadership)

@@ -128,4 +128,24 @@ MIGRATIONS = (
     """
     ALTER TABLE health ADD COLUMN started_at_ms INTEGER;
     """,
+    # 9: quiet hours on subscriptions; mutes, and the clips each mute held back (counted once).
+    """
+    ALTER TABLE subscriptions ADD COLUMN hours TEXT;
+    ALTER TABLE subscriptions ADD COLUMN days TEXT;
+    CREATE TABLE mutes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel_id TEXT NOT NULL,
+        camera TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE INDEX mutes_by_channel ON mutes (channel_id, until_ms);
+    CREATE TABLE held (
+        mute_id INTEGER NOT NULL,
+        clip_uuid TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (mute_id, clip_uuid)
+    );
+    """,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from clipbot.quiet import Schedule
 from clipbot.records import Clip
 
 
@@ -56,6 +57,7 @@ class Subscription:
     include_monitoring: bool = False
     broken: str | None = None
     notify: str | None = None  # mentioned by each new card: `<@U…>` or `<!subteam^S…>`
+    schedule: Schedule | None = None  # hours:/days: quiet hours, in CLIPBOT_TIMEZONE
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,12 +151,12 @@ class TestErrors:
             ("help me", "`help` takes nothing after it (got `me`)."),
             (
                 "subscribe everything",
-                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes and notify:@someone.",
+                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS and notify:@someone.",
             ),
             ("subscribe private:maybe", "`private:` takes yes or no (got `maybe`)."),
             (
                 "subscribe since:1h",
-                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `notify:`.",
+                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `notify:`, `hours:`, `days:`.",
             ),
             ("report soon", "`report soon`: give a duration up to 366d, like 24h or 7d."),
             ("report 999w", "`report 999w`: give a duration up to 366d, like 24h or 7d."),

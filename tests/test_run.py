@@ -168,6 +168,52 @@ class TestSocketMode:
         assert code == 0
         assert [s for s in SECRETS if s in bot.stderr] == []
 
+    def test_quiet_hours_and_mute(
+        self,
+        run_env: dict[str, str],
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        socket_mode: FakeSocketMode,
+        tmp_path: Path,
+    ) -> None:
+        """The real process posts to C1 only clips saved in its hours (in CLIPBOT_TIMEZONE), and
+        holds back C2's muted camera, counting it on unmute."""
+        rhombus.add(clip("OLD", 1_764_000_000_000))  # Monday 2025-11-24 16:00 UTC
+        env = {**run_env, "CLIPBOT_TIMEZONE": "Europe/Berlin"}
+        bot = Process(["run"], env, tmp_path)
+        try:
+            assert eventually(lambda: socket_mode.connections, timeout=30), bot.stderr
+            commands = [
+                ("subscribe hours:17:00-18:00 days:mon", "C1"),  # Berlin time
+                ("subscribe", "C2"),
+                ("mute camera:dock for:2h", "C2"),
+            ]
+            for number, (text, channel) in enumerate(commands, start=1):
+                slash(socket_mode, slack, text, channel=channel)
+                assert eventually(lambda n=number: len(slack.responses) == n, timeout=20)
+            assert "between 17:00 and 18:00, Monday" in slack.responses[0]["text"]
+            assert slack.responses[2]["text"].startswith("Muted cameras matching “dock” in <#C2>")
+            now = int(time.time() * 1000)  # the mute runs from the bot's clock
+            rhombus.add(
+                clip("IN", 1_764_000_060_000, title="Inside the hours"),  # 17:01 Berlin
+                clip("OUT", 1_764_003_660_000, title="After the hours"),  # 18:01 Berlin
+                clip("MUTED", now + 1_000, cameras=("CAM0000000000000000002",)),
+                clip("LOUD", now + 2_000, title="Front door, just now"),
+            )
+            assert eventually(lambda: len(slack.posts("C2")) == 5, timeout=30), bot.stderr
+            assert [m.text for m in slack.posts("C1")[1:]] == ["New clip: Inside the hours"]
+            assert [m.text for m in slack.posts("C2")[2:]] == [
+                "New clip: Inside the hours",
+                "New clip: After the hours",
+                "New clip: Front door, just now",
+            ]
+            slash(socket_mode, slack, "unmute", channel="C2")
+            assert eventually(lambda: len(slack.responses) == 4, timeout=20)
+            assert "“dock”: 1 clip held back" in slack.responses[3]["text"]
+        finally:
+            code = bot.stop()
+        assert code == 0
+
     def test_bad_app_token(self, run_env: dict[str, str], tmp_path: Path) -> None:
         """An app token Slack refuses stops the start with exit 1, naming it."""
         bot = Process(["run"], {**run_env, "SLACK_APP_TOKEN": "xapp-revoked"}, tmp_path)
@@ -175,14 +221,14 @@ class TestSocketMode:
         assert "clipbot: Slack rejected SLACK_APP_TOKEN (invalid_auth)" in bot.stderr
 
 
-def slash(socket_mode: FakeSocketMode, slack: FakeSlack, text: str, user: str = "U1") -> str:
-    """Sends `/clips text` in C1 over Socket Mode; its envelope id."""
+def slash(socket_mode: FakeSocketMode, slack: FakeSlack, text: str, channel: str = "C1") -> str:
+    """Sends U1's `/clips text` in `channel` over Socket Mode; its envelope id."""
     return socket_mode.send(
         "slash_commands",
         {
             "team_id": "T0001",
-            "channel_id": "C1",
-            "user_id": user,
+            "channel_id": channel,
+            "user_id": "U1",
             "command": "/clips",
             "text": text,
             "response_url": slack.response_url(),

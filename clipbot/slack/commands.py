@@ -19,14 +19,17 @@ from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
 from clipbot.query import (
     AuditQuery,
     ListQuery,
+    MuteQuery,
     ParseError,
     ReportQuery,
     SubscribeQuery,
+    UnmuteQuery,
     Verb,
     parse,
 )
 from clipbot.report import window_text
 from clipbot.rhombus import RhombusError
+from clipbot.slack import mutes
 from clipbot.slack.app import Deps
 from clipbot.slack.requests import CommandRequest
 from clipbot.state import AuditKind, Card, Subscription
@@ -63,7 +66,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def answer(
-    command: ListQuery | SubscribeQuery | ReportQuery | AuditQuery | Verb,
+    command: ListQuery | SubscribeQuery | ReportQuery | AuditQuery | MuteQuery | UnmuteQuery | Verb,
     request: CommandRequest,
     deps: Deps,
     client: WebClient,
@@ -81,6 +84,11 @@ def answer(
         return {"response_type": "ephemeral", **message}
     if isinstance(command, AuditQuery):
         return audit_trail(command, request, deps)
+    if isinstance(command, MuteQuery | UnmuteQuery):
+        refusal = _admin_refusal(request, deps, "mutes")
+        return (
+            replies.text_reply(refusal) if refusal else mutes.answer(command, request, deps, client)
+        )
     if command.name == "unsubscribe":
         return unsubscribe(request, deps, client)
     if command.name == "subscriptions":
@@ -91,17 +99,20 @@ def answer(
 
 
 def status(team_id: str, deps: Deps) -> Message:
-    """The poller's health and this replica's part in it; says so when the database is down."""
+    """The poller's health, running mutes, and this replica's part in it; says so when the
+    database is down."""
     try:
-        flagged = [s for s in deps.store.subscriptions(team_id) if deps.access.flagged(s)]
+        subs = deps.store.subscriptions(team_id)
+        flagged = [s for s in subs if deps.access.flagged(s)]
         health = deps.store.health(deps.today_ms())
+        muted = mutes.status_lines(deps.store, [s.channel_id for s in subs], deps.now_ms())
     except StoreUnavailable:
         return replies.text_reply(
             ":red_circle: *The database is unavailable*: this replica has stopped polling"
             " until it is back."
         )
     return replies.status_reply(
-        health, deps.now_ms(), deps.poll_seconds, flagged, replica=deps.replica()
+        health, deps.now_ms(), deps.poll_seconds, flagged, replica=deps.replica(), muted=muted
     )
 
 
@@ -163,6 +174,7 @@ def subscribe(
         include_private=query.include_private,
         include_monitoring=query.include_monitoring,
         notify=query.notify,
+        schedule=query.schedule,
     )
     # The visible announcement doubles as the test that clipbot can post here at all.
     try:
@@ -175,7 +187,7 @@ def subscribe(
         raise
     replaced = deps.store.subscribe(sub)
     _record(deps, AuditKind.SUBSCRIBE, request, replies.describe_subscription(sub, mrkdwn=False))
-    return replies.subscribed(sub, replaced)
+    return replies.subscribed(sub, replaced, deps.zone.key)
 
 
 def unsubscribe(request: CommandRequest, deps: Deps, client: WebClient) -> Message:
@@ -244,11 +256,11 @@ def _record(deps: Deps, kind: AuditKind, request: CommandRequest, details: str) 
     )
 
 
-def _admin_refusal(request: CommandRequest, deps: Deps) -> str | None:
+def _admin_refusal(request: CommandRequest, deps: Deps, what: str = "subscriptions") -> str | None:
     if not deps.admins or request.user_id in deps.admins:
         return None
     who = ", ".join(f"<@{a}>" for a in sorted(deps.admins))
-    return f"Sorry, only {who} can change subscriptions here. Ask one of them to do it."
+    return f"Sorry, only {who} can change {what} here. Ask one of them to do it."
 
 
 def _feed_now(deps: Deps) -> tuple[int, tuple[str, ...]]:

@@ -9,8 +9,10 @@ driver's own exception.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
+from clipbot.quiet import Mute
 from clipbot.state import (
     AuditEntry,
     Card,
@@ -211,6 +213,31 @@ class Store(Protocol):
 
     def record_video(self, video: VideoFile) -> None:
         """Remembers an upload so later presses share it; the first one recorded is kept."""
+        ...
+
+    # -- mutes -------------------------------------------------------------------------------
+
+    def mute(
+        self, channel_id: str, camera: str, start_ms: int, until_ms: int, created_by: str
+    ) -> Mute:
+        """Mutes the camera in the channel until `until_ms` (a running mute of the same camera
+        there is extended or shortened instead)."""
+        ...
+
+    def unmute(self, channel_id: str, camera: str | None, at_ms: int) -> list[Mute]:
+        """Ends the channel's running mutes (of one camera, or all) at `at_ms`; those ended."""
+        ...
+
+    def mutes(self, until_after_ms: int, channel_id: str | None = None) -> list[Mute]:
+        """Mutes (of one channel, when given) that end after `until_after_ms`, oldest first."""
+        ...
+
+    def hold(self, held: Iterable[tuple[int, str, int]]) -> None:
+        """Notes clips held back: (mute id, clip uuid, createdAtMs), each counted once."""
+        ...
+
+    def held_count(self, mute_id: int) -> int:
+        """How many clips the mute held back."""
         ...
 
     # -- health -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clipbot.quiet import schedule
 from clipbot.state import Health, Subscription
 from clipbot.store.audit import AuditQueries
 from clipbot.store.buttons import ButtonQueries
@@ -16,17 +17,24 @@ from clipbot.store.cards import CardQueries
 from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
 from clipbot.store.liveness import LivenessQueries
+from clipbot.store.mutes import MuteQueries
 from clipbot.store.summaries import SummaryQueries
 from clipbot.store.videos import VideoQueries
 
 SUBSCRIPTION_COLUMNS = (
     "channel_id, team_id, camera, min_duration_sec, include_private, include_monitoring,"
-    " created_by, created_at_ms, start_ms, start_uuids, broken, notify"
+    " created_by, created_at_ms, start_ms, start_uuids, broken, notify, hours, days"
 )
 
 
 class SqlStore(
-    CardQueries, SummaryQueries, ButtonQueries, AuditQueries, VideoQueries, LivenessQueries
+    CardQueries,
+    SummaryQueries,
+    ButtonQueries,
+    AuditQueries,
+    VideoQueries,
+    LivenessQueries,
+    MuteQueries,
 ):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
@@ -49,7 +57,7 @@ class SqlStore(
             db.run("DELETE FROM subscriptions WHERE channel_id = ?", (sub.channel_id,))
             db.run(
                 f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sub.channel_id,
                     sub.team_id,
@@ -63,6 +71,8 @@ class SqlStore(
                     names_to_text(sub.start_uuids),
                     sub.broken,
                     sub.notify,
+                    sub.schedule.hours_text if sub.schedule else None,
+                    sub.schedule.days_text if sub.schedule else None,
                 ),
             )
         return previous
@@ -184,4 +194,5 @@ def _subscription(row: Row) -> Subscription:
         start_uuids=names_from_text(row["start_uuids"]),
         broken=row["broken"],
         notify=row["notify"],
+        schedule=schedule(row["hours"], row["days"]),
     )
