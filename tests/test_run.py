@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 from tests.test_commands import sign
 
+TRIGGERS = itertools.count(1)
 SECRETS = (BOT_TOKEN, APP_TOKEN, API_KEY, SIGNING_SECRET)
 
 
@@ -222,7 +224,8 @@ class TestSocketMode:
 
 
 def slash(socket_mode: FakeSocketMode, slack: FakeSlack, text: str, channel: str = "C1") -> str:
-    """Sends U1's `/clips text` in `channel` over Socket Mode; its envelope id."""
+    """Sends U1's `/clips text` in `channel` over Socket Mode (a new trigger_id each, as Slack
+    gives: a repeated one is a redelivery); its envelope id."""
     return socket_mode.send(
         "slash_commands",
         {
@@ -232,7 +235,7 @@ def slash(socket_mode: FakeSocketMode, slack: FakeSlack, text: str, channel: str
             "command": "/clips",
             "text": text,
             "response_url": slack.response_url(),
-            "trigger_id": "t1",
+            "trigger_id": f"t-{next(TRIGGERS)}",
         },
     )
 
