@@ -84,7 +84,9 @@ class Bot:
         user: str = "U1",
         ts: str = "",
         block_id: str = "b",
+        trigger: str | None = None,
     ) -> BoltResponse:
+        """A button press; `trigger` repeats an earlier press's trigger_id (a redelivery)."""
         body = {
             "type": "block_actions",
             "team": {"id": TEAM},
@@ -92,7 +94,7 @@ class Bot:
             "channel": {"id": channel},
             "container": {"type": "message", "channel_id": channel, "message_ts": ts},
             "message": {"ts": ts},
-            "trigger_id": self.trigger(),
+            "trigger_id": trigger or self.trigger(),
             "response_url": self.world.slack.response_url(),
             "actions": [
                 {"type": "button", "action_id": action_id, "block_id": block_id, "value": value}

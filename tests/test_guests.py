@@ -65,9 +65,12 @@ class TestGuestsRefused:
         assert len(world.rhombus.calls("getSavedClipsV2")) == listed
         assert world.slack.responses == []
 
-    @pytest.mark.parametrize("action", ["clip_claim", "clip_share", "clip_resolve"])
+    @pytest.mark.parametrize(
+        "action", ["clip_claim", "clip_share", "clip_resolve", "clip_video", "clips_more"]
+    )
     def test_card_buttons(self, bot: Bot, world: World, action: str) -> None:
-        """Claim, Share link and Resolve from a guest: an ephemeral refusal, nothing changes."""
+        """Every button from a guest: an ephemeral refusal, nothing changes or is listed."""
+        listed = len(world.rhombus.calls("getSavedClipsV2"))
         bot.press(action, "A", user="UGUEST", ts=card(world).ts, block_id="triage:0")
         assert bot.next_response() == {
             "text": GUEST_REFUSAL,
@@ -76,6 +79,7 @@ class TestGuestsRefused:
         }
         assert untouched(world)
         assert world.slack.called("views.open") == []
+        assert len(world.rhombus.calls("getSavedClipsV2")) == listed
 
     def test_note_modal_submission(self, bot: Bot, world: World) -> None:
         """A note submitted by a guest (a forged modal) is refused in the modal; no change."""

@@ -189,3 +189,28 @@ class TestBeforeListeners:
         assert (response.status_code, response.json()) == (200, {"challenge": "c-123"})
         unsigned = httpx.post(url, content=body, headers={"content-type": "application/json"})
         assert unsigned.status_code == 401
+
+
+class TestSocketModeRedelivery:
+    def test_redelivered_share_acts_once(self, world: World) -> None:
+        """A Socket Mode envelope delivered again (same trigger_id) makes no second link."""
+        bot = Bot(world)
+        bot.press("clip_share", "A", user="U2", ts=card(world).ts, trigger="T-sm-1")
+        eventually(lambda: world.slack.replies("C1", card(world).ts))
+        bot.press("clip_share", "A", user="U2", ts=card(world).ts, trigger="T-sm-1")
+        time.sleep(0.3)
+        assert len(world.rhombus.shares) == 1
+        assert len(world.slack.replies("C1", card(world).ts)) == 1
+
+    def test_store_down_still_acts(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        """If the delivery cannot be noted (store unavailable), the press is acted on anyway."""
+        from clipbot.store import StoreUnavailable
+
+        def down(key: str, at_ms: int, *, forget_before_ms: int) -> bool:
+            raise StoreUnavailable("database restarting")
+
+        bot = Bot(world)
+        monkeypatch.setattr(world.store, "first_delivery", down)
+        bot.press("clip_claim", "A", user="U2", ts=card(world).ts, block_id="triage:0")
+        eventually(lambda: world.slack.replies("C1", card(world).ts))
+        assert world.store.card("A", "C1").owner == "U2"  # type: ignore[union-attr]

@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot.blocks import section
 from clipbot.notify import slack_error
-from clipbot.store import Store
+from clipbot.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,15 @@ def register(app: App, store: Store, guests: Guests, now_ms: Callable[[], int]) 
     ) -> BoltResponse:
         key = delivery_key(body)
         at = now_ms()
-        if key is None or store.first_delivery(key, at, forget_before_ms=at - DELIVERY_TTL_MS):
+        try:
+            first = key is None or store.first_delivery(
+                key, at, forget_before_ms=at - DELIVERY_TTL_MS
+            )
+        except StoreError as exc:
+            # Rather act than drop it: the listener, needing the store too, says what failed.
+            log.warning("could not note delivery %s (%s): acting on it", key, exc)
+            first = True
+        if first:
             next_()
             return resp
         retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
