@@ -189,7 +189,8 @@ class RhombusClient:
     # -- other endpoints ---------------------------------------------------------------------
 
     def clip(self, clip_uuid: str) -> Clip | None:
-        """One clip's current state (getSavedClipDetails)."""
+        """One clip's current state (getSavedClipDetails); None when Rhombus has no such clip
+        or its record is odd (no usable uuid or createdAtMs)."""
         data = self.call("event/getSavedClipDetails", {"clipUuid": clip_uuid})
         saved = data.get("savedClip")
         return Clip.from_api(saved) if isinstance(saved, Mapping) else None

@@ -17,6 +17,7 @@ from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.state import Card
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
+from tests.feed_model import PAGINGS, Paging
 from tests.world import T0, World
 
 FEED = 5_000
@@ -34,17 +35,18 @@ def timed(run: Callable[[], object], repeat: int = 5) -> float:
 
 
 def feed_catch_up() -> None:
-    for order in ("desc", "asc"):
-        requests, seconds = catch_up(order)
+    """Every reading of getSavedClipsV2 paging (order, bound, lastEvaluatedTimestampMs)."""
+    for paging in PAGINGS:
+        requests, seconds = catch_up(paging)
         print(
-            f"catch-up {BEHIND} of {FEED} clips ({order}): {requests} requests, "
+            f"catch-up {BEHIND} of {FEED} clips ({paging}): {requests} requests, "
             f"{seconds * 1000:.0f} ms  | a full-history walk would be {FEED // 100} requests"
         )
 
 
-def catch_up(order: str) -> tuple[int, float]:
+def catch_up(paging: Paging) -> tuple[int, float]:
     """Requests and seconds to read the newest BEHIND clips of a FEED-clip feed."""
-    fake = FakeRhombus(order=order).start()
+    fake = FakeRhombus(paging=paging).start()
     fake.add(*(clip(f"C{i:05d}", T0 + i * 1000) for i in range(FEED)))
     with httpx.Client() as http:
         client = RhombusClient(
