@@ -91,6 +91,16 @@ class TestPrivateOptIn:
         assert bot.next_response()["text"].splitlines()[-2] == f":warning: <#CP>: {FLAG}"
         assert [s.channel_id for s in world.store.subscriptions()] == ["CP"]
 
+    def test_flag_on_the_home_tab(self, world: World) -> None:
+        """The Home tab flags it too, in the subscriptions and in the health lines."""
+        world.store.subscribe(
+            Subscription("CP", "T0001", "U7", T0 - 1, T0 - 1, include_private=True)
+        )
+        Bot(world, admins=frozenset({"UADMIN"})).home_opened(user="UADMIN")
+        (published,) = eventually(lambda: world.slack.called("views.publish"))
+        texts = [b["text"]["text"] for b in published["view"]["blocks"] if b["type"] == "section"]
+        assert "\n".join(texts).count(FLAG) == 2
+
     def test_admin_private_subscription_gets_private_clips(self, world: World) -> None:
         """A private:yes an admin made receives private clips, unflagged."""
         world.subscribe("CP", include_private=True)  # made by UADMIN, an admin of this world
