@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clipbot import schema
+from clipbot.quiet import Mute, Schedule
 from clipbot.records import Clip
 from clipbot.state import (
     CLAIMED,
@@ -261,6 +262,36 @@ def test_videos(store: Store) -> None:
     store.record_video(first)
     store.record_video(replace(first, file_id="F2", channel_id="C2"))
     assert (store.video("A"), store.video("B")) == (first, None)
+
+
+def test_mutes(store: Store) -> None:
+    """Mutes: muting again moves the same mute's end, unmute ends running ones at a time, and a
+    held clip counts once however often it is noted."""
+    first = store.mute("C1", "dock", 100, 1_000, "U1")
+    assert first == Mute(first.id, "C1", "dock", 100, 1_000, "U1")
+    again = store.mute("C1", "DOCK", 200, 5_000, "U2")
+    door = store.mute("C1", "door", 200, 5_000, "U2")
+    assert (again.id, again.until_ms, again.camera, door.id != first.id) == (
+        first.id,
+        5_000,
+        "dock",
+        True,
+    )
+    store.hold([(first.id, "A", 150), (first.id, "B", 160)])
+    store.hold([(first.id, "A", 150)])
+    assert (store.held_count(first.id), store.held_count(door.id)) == (2, 0)
+    assert store.unmute("C1", "Dock", 300) == [replace(again, until_ms=300)]
+    assert store.mutes(300) == [door]
+    assert store.mutes(0, channel_id="C2") == []
+    assert [m.id for m in store.unmute("C1", None, 400)] == [door.id]
+    assert store.unmute("C1", None, 500) == []
+
+
+def test_subscription_schedule_round_trip(store: Store) -> None:
+    """A subscription's quiet hours are kept and read back as the same schedule."""
+    night = replace(SUB, schedule=Schedule(1080, 420, frozenset({0, 1, 2, 3, 4})))
+    store.subscribe(night)
+    assert store.subscription("C1") == night
 
 
 def test_clip_codec_names_every_field() -> None:
