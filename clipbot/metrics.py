@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -20,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
+from clipbot.blocks import age
 from clipbot.notify import slack_error
 from clipbot.rhombus import RhombusError
 from clipbot.stopping import Stopped
@@ -61,8 +63,14 @@ class Metrics:
     def __init__(
         self,
         newest_read_ms: Callable[[], int | None] = lambda: None,
+        *,
+        is_leader: Callable[[], bool] = lambda: True,
+        skipped_records: Callable[[], int] = lambda: 0,
         now: Callable[[], float] = time.time,
     ) -> None:
+        """`newest_read_ms`: the newest createdAtMs read from the feed (epoch ms, None before
+        any); `is_leader`: whether this replica polls (SQLite: always); `skipped_records`: odd
+        feed records set aside so far. Each is read when scraped."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.polls = Counter(
@@ -101,11 +109,18 @@ class Metrics:
         self.leader = Gauge(
             "clipbot_leader", "1 on the replica that polls and sends reminders, else 0", registry=r
         )
+        self.skipped = Gauge(
+            "clipbot_feed_skipped_records",
+            "Odd saved-clip records (no usable uuid or createdAtMs) set aside since start",
+            registry=r,
+        )
         for outcome in OUTCOMES:
             self.polls.labels(outcome)
         for kind in RHOMBUS_KINDS:
             self.rhombus_errors.labels(kind)
         self.feed_lag.set_function(lambda: _lag(newest_read_ms(), now()))
+        self.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
+        self.skipped.set_function(lambda: float(skipped_records()))
 
     @contextmanager
     def cycle(self) -> Iterator[Callable[[int, bool], None]]:
@@ -136,11 +151,51 @@ class Metrics:
                 self.poll_duration.observe(time.monotonic() - started)
                 self.polls.labels(outcome).inc()
 
+    def figures(self) -> Figures:
+        """The same facts /metrics shows, for /clips status and the App Home."""
+        value = self.registry.get_sample_value
+        lag = value("clipbot_feed_lag_seconds")
+        return Figures(
+            feed_lag_s=None if lag is None or math.isnan(lag) else lag,
+            leader=value("clipbot_leader") == 1,
+            skipped_records=int(value("clipbot_feed_skipped_records") or 0),
+            slack_errors=_by_label(self.slack_errors),
+            rhombus_errors=_by_label(self.rhombus_errors),
+        )
+
     def slack_error(self, code: str) -> None:
         self.slack_errors.labels(code if code in SLACK_ERRORS else "other").inc()
 
     def rhombus_error(self, kind: str) -> None:
         self.rhombus_errors.labels(kind if kind in RHOMBUS_KINDS else "api").inc()
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A reading of the metrics: feed lag (seconds; None before any clip was read), whether this
+    replica polls, odd records skipped, and failures since start by Slack code / Rhombus kind."""
+
+    feed_lag_s: float | None
+    leader: bool
+    skipped_records: int
+    slack_errors: dict[str, int]
+    rhombus_errors: dict[str, int]
+
+    def lines(self) -> list[str]:
+        """The figures as mrkdwn lines for /clips status and the App Home (which say which
+        replica polls in a line of their own)."""
+        lines = []
+        if self.feed_lag_s is not None:
+            lines.append(f"Feed lag: {age(int(self.feed_lag_s * 1000))} since the newest clip read")
+        if self.skipped_records:
+            lines.append(
+                f"Odd feed records skipped: {self.skipped_records} (no uuid or createdAtMs)"
+            )
+        for what, counts in (("Slack", self.slack_errors), ("Rhombus", self.rhombus_errors)):
+            if counts:
+                shown = ", ".join(f"{label} ×{n}" for label, n in sorted(counts.items()))
+                lines.append(f"{what} errors since start: {shown}")
+        return lines
 
 
 class ObservedWebClient(WebClient):
@@ -161,6 +216,16 @@ class ObservedWebClient(WebClient):
         except (SlackClientError, OSError):
             self._on_error("connection")
             raise
+
+
+def _by_label(counter: Counter) -> dict[str, int]:
+    """A labelled counter's non-zero values by its one label."""
+    return {
+        next(iter(sample.labels.values())): int(sample.value)
+        for family in counter.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.value
+    }
 
 
 def _lag(newest_ms: int | None, now: float) -> float:

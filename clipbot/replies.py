@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from clipbot.access import Access, flag_line
@@ -210,9 +211,14 @@ def _subscription_line(sub: Subscription, access: Access) -> str:
 
 
 def health_lines(
-    health: Health, now_ms: int, poll_seconds: int, flagged: list[Subscription] | None = None
+    health: Health,
+    now_ms: int,
+    poll_seconds: int,
+    flagged: list[Subscription] | None = None,
+    figures: Sequence[str] = (),
 ) -> list[str]:
-    """The poller's health, for an operator at a glance; `flagged`: see Access.flagged."""
+    """The poller's health, for an operator at a glance; `flagged`: see Access.flagged;
+    `figures`: the metrics' reading (clipbot.metrics.Figures.lines)."""
     healthy = (
         health.last_success_ms is not None
         and now_ms - health.last_success_ms <= 3 * poll_seconds * 1000
@@ -235,6 +241,7 @@ def health_lines(
     position = slack_date(health.position_ms) if health.position_ms else "not started"
     lines.append(f"Feed position (last seen clip): {position}")
     lines.append(f"Clips posted today: {health.posted_since} ({health.posted_total} in all)")
+    lines += figures
     for sub in health.broken:
         lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
     for sub in flagged or ():
@@ -247,12 +254,14 @@ def status_reply(
     now_ms: int,
     poll_seconds: int,
     flagged: list[Subscription],
+    figures: Sequence[str] = (),
     replica: str = "leader",
     muted: list[str] | None = None,
 ) -> Message:
-    """/clips status: the poller's health, what running mutes hold back (`muted`), and whether
-    the replica answering is the one that polls (`replica`: a clipbot.leader.Role value)."""
-    lines = health_lines(health, now_ms, poll_seconds, flagged) + (muted or [])
+    """/clips status: the poller's health, the metrics' `figures`, what running mutes hold back
+    (`muted`), and whether the replica answering is the one that polls (`replica`: a
+    clipbot.leader.Role value)."""
+    lines = health_lines(health, now_ms, poll_seconds, flagged, figures) + (muted or [])
     lines.append(f"This replica: {replica}")
     return text_reply("\n".join(lines))
 
@@ -290,15 +299,19 @@ def home_view(
     poll_seconds: int,
     console_url: str,
     access: Access,
+    figures: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The App Home tab: health, subscriptions, and the five newest clips (or why not), within
-    the 100 blocks of a Home tab; subscriptions past that are counted, not cut."""
+    """The App Home tab: health (with `figures`, the metrics' reading), subscriptions, and the
+    five newest clips (or why not), within the 100 blocks of a Home tab; subscriptions past that
+    are counted, not cut."""
     sub_lines = [_subscription_line(s, access) for s in subs] or [
         "None yet. Use `/clips subscribe` in a channel."
     ]
     flagged = [s for s in subs if access.flagged(s)]
     health_blocks, _ = fitted(
-        health_lines(health, now_ms, poll_seconds, flagged), max_blocks=10, max_chars=HOME_CHARS
+        health_lines(health, now_ms, poll_seconds, flagged, figures),
+        max_blocks=10,
+        max_chars=HOME_CHARS,
     )
     sub_blocks, left = fitted(
         ["*Subscriptions*", *sub_lines], max_blocks=VIEW_BLOCKS - 20, max_chars=HOME_CHARS

@@ -60,10 +60,13 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
         store = open_store(settings.database_url)
     except StoreOpenError as exc:
         raise ConfigError([f"CLIPBOT_DATABASE_URL: {exc}"]) from None
-    metrics = Metrics(newest_read_ms=store.position)
     # The lease lasts one poll interval, so a dead leader is replaced within two.
     leadership = Leadership(store, lease_s=settings.poll_seconds)
-    metrics.leader.set_function(lambda: int(leadership.is_leader))
+    metrics = Metrics(
+        store.position,
+        is_leader=lambda: leadership.is_leader,
+        skipped_records=lambda: rhombus.skipped_records,
+    )
     rhombus = wiring.rhombus_client(settings, stop=stop, on_error=metrics.rhombus_error)
     slack = wiring.slack_client(settings, stop=stop, on_error=metrics.slack_error)
     poster = SlackPoster(slack, sleep=stop.wait if stop else time.sleep)
@@ -183,6 +186,7 @@ def _serve(parts: Parts, stop: Stop) -> int:
         zone=settings.timezone,
         videos=parts.videos,
         replica=lambda: parts.leadership.role,
+        metrics=parts.metrics,
     )
     busy = Busy()
     listeners = ListenerPool(busy)

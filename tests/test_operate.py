@@ -192,6 +192,30 @@ class TestHealthAndMetrics:
             cycles = sum(v for (n, _), v in samples.items() if n == "clipbot_polls_total")
             assert samples[("clipbot_poll_duration_seconds_count", ())] == cycles
 
+            envelope = socket_mode.send(
+                "slash_commands",
+                {
+                    "team_id": "T0001",
+                    "channel_id": "C1",
+                    "user_id": "U1",
+                    "command": "/clips",
+                    "text": "status",
+                    "response_url": slack.response_url(),
+                    "trigger_id": "t1",
+                },
+            )
+            assert eventually(lambda: socket_mode.ack_for(envelope), timeout=10)
+            assert eventually(lambda: slack.responses, timeout=10)
+            status = json.dumps(slack.responses[-1], ensure_ascii=False)
+            lag = site.value("clipbot_feed_lag_seconds")
+            for fact in (
+                "This replica: leader",
+                "Slack errors since start: other ×1",
+                "Rhombus errors since start: server ×4",
+                f"Feed lag: {int(lag // 60)}m since the newest clip read",
+            ):
+                assert fact in status, (fact, status)
+
             slack.socket_url = "ws://127.0.0.1:9/nowhere"
             for connection in socket_mode.connections:
                 connection.close()

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from clipbot.access import Access, SharePolicy
 from clipbot.config import machine_zone
+from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
 from clipbot.slack.gate import Guests
@@ -44,6 +45,11 @@ class Deps:
     guests: Guests = field(default_factory=Guests)  # users.info, cached: guests are refused
     zone: ZoneInfo = field(default_factory=machine_zone)  # CLIPBOT_TIMEZONE
     replica: Callable[[], str] = field(default=lambda: "leader")  # see clipbot.leader.Role
+    metrics: Metrics | None = None  # the running bot's: /clips status and Home show its figures
+
+    def figures(self) -> list[str]:
+        """The metrics' reading as status lines; none without metrics (tests, poll --once)."""
+        return self.metrics.figures().lines() if self.metrics else []
 
     @property
     def access(self) -> Access:

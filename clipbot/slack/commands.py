@@ -112,7 +112,13 @@ def status(team_id: str, deps: Deps) -> Message:
             " until it is back."
         )
     return replies.status_reply(
-        health, deps.now_ms(), deps.poll_seconds, flagged, replica=deps.replica(), muted=muted
+        health,
+        deps.now_ms(),
+        deps.poll_seconds,
+        flagged,
+        deps.figures(),
+        replica=deps.replica(),
+        muted=muted,
     )
 
 

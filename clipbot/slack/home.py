@@ -38,4 +38,5 @@ def home(deps: Deps, team_id: str) -> dict[str, Any]:
         deps.poll_seconds,
         deps.console_url,
         deps.access,
+        [*deps.figures(), f"This replica: {deps.replica()}"],
     )
