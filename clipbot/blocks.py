@@ -19,7 +19,7 @@ CLAIM, RESOLVE, FALSE_ALARM_ACTION, SHARE, REOPEN, VIDEO = (
     "clip_video",
 )
 TRIAGE_BLOCK = "triage"
-CLIP_EVENT, DIGEST_EVENT = "clipbot_clip", "clipbot_digest"
+CLIP_EVENT, DIGEST_EVENT, REPLY_EVENT = "clipbot_clip", "clipbot_digest", "clipbot_reply"
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 TITLE_LIMIT = 150
@@ -203,6 +203,11 @@ def digest_metadata(cards: list[Card]) -> dict[str, Any]:
         "event_type": DIGEST_EVENT,
         "event_payload": {"clip_uuids": [c.clip.uuid for c in cards]},
     }
+
+
+def reply_metadata(key: str) -> dict[str, Any]:
+    """Metadata on a thread reply, so one whose answer was lost can be found by its key."""
+    return {"event_type": REPLY_EVENT, "event_payload": {"key": key}}
 
 
 def _fields(card: Card) -> list[dict[str, Any]]:

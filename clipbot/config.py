@@ -137,7 +137,7 @@ class Settings:
                 "RHOMBUS_CONSOLE_URL", "https://console.rhombussystems.com", slash=False
             ),
             database_url=reader.database("CLIPBOT_DATABASE_URL", "sqlite:///clipbot.db"),
-            poll_seconds=reader.number("CLIPBOT_POLL_SECONDS", 30, low=5, high=86400),
+            poll_seconds=reader.number("CLIPBOT_POLL_SECONDS", 30, low=1, high=86400),
             digest_threshold=reader.number("CLIPBOT_DIGEST_THRESHOLD", 20, low=1, high=1000),
             share_hours=reader.number("CLIPBOT_SHARE_HOURS", 24, low=1, high=24 * 365),
             remind_minutes=reader.number("CLIPBOT_REMIND_MINUTES", 30, low=0, high=7 * 24 * 60),

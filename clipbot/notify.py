@@ -14,7 +14,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot.blocks import CLIP_EVENT, DIGEST_EVENT, Message
+from clipbot.blocks import CLIP_EVENT, DIGEST_EVENT, REPLY_EVENT, Message
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,13 @@ class SlackPoster:
         self.client.chat_update(channel=channel, ts=ts, text=plain["text"], blocks=plain["blocks"])
         return False
 
-    def reply(self, channel: str, thread_ts: str, text: str) -> str:
-        """Posts one line in a card's thread."""
-        response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+    def reply(
+        self, channel: str, thread_ts: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> str:
+        """Posts one line in a card's thread; its ts."""
+        response = self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, metadata=metadata
+        )
         return str(response["ts"])
 
     def ephemeral(self, channel: str, user: str, message: Message) -> None:
@@ -202,6 +206,23 @@ class SlackPoster:
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not response.get("has_more") or not cursor:
                 break
+
+    def find_replies(self, channel: str, thread_ts: str) -> dict[str, str]:
+        """Reply key → ts of the bot's keyed lines in a thread (conversations.replies)."""
+        found: dict[str, str] = {}
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            response = self.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in response.get("messages") or []:
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == REPLY_EVENT:
+                    found[str((meta.get("event_payload") or {}).get("key"))] = message["ts"]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                break
+        return found
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:

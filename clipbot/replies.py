@@ -217,24 +217,25 @@ def health_lines(
     flagged: list[Subscription] | None = None,
     figures: Sequence[str] = (),
 ) -> list[str]:
-    """The poller's health, for an operator at a glance; `flagged`: see Access.flagged;
-    `figures`: the metrics' reading (clipbot.metrics.Figures.lines)."""
-    healthy = (
+    """The poller's health, for an operator at a glance: from what the last cycles wrote down
+    (their outcome, failures in a row), and whether the last good one is recent. `flagged`: see
+    Access.flagged; `figures`: the metrics' reading (clipbot.metrics.Figures.lines)."""
+    recent = (
         health.last_success_ms is not None
         and now_ms - health.last_success_ms <= 3 * poll_seconds * 1000
     )
-    failing = health.last_error_ms is not None and (
-        health.last_success_ms is None or health.last_error_ms >= health.last_success_ms
-    )
-    verdict = (
-        ":large_green_circle: Healthy" if healthy and not failing else ":red_circle: Not healthy"
-    )
-    if health.last_success_ms is None and not failing:
+    if health.last_outcome is None:
         verdict = ":white_circle: No poll has run yet"
+    elif health.failing or not recent:
+        verdict = ":red_circle: Not healthy"
+    else:
+        verdict = ":large_green_circle: Healthy"
     lines = [f"*{verdict}*"]
     if health.last_success_ms is not None:
         ago = age(now_ms - health.last_success_ms)
         lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({ago} ago)")
+    if health.consecutive_failures > 1:
+        lines.append(f"The last {health.consecutive_failures} polls failed")
     if health.last_error:
         error = escape(cut(health.last_error, 500))
         lines.append(f"Last error: {error} ({slack_date(health.last_error_ms)})")
@@ -242,6 +243,8 @@ def health_lines(
     lines.append(f"Feed position (last seen clip): {position}")
     lines.append(f"Clips posted today: {health.posted_since} ({health.posted_total} in all)")
     lines += figures
+    if health.skipped_records:
+        lines.append(f"Odd feed records skipped in all: {health.skipped_records}")
     for sub in health.broken:
         lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
     for sub in flagged or ():

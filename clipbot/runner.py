@@ -57,7 +57,7 @@ def build_parts(settings: Settings, stop: Stop | None = None) -> Parts:
     """Store, clients and poller for `settings`; ConfigError for an unusable database URL.
     With `stop`, every wait wakes on it and Rhombus calls in flight are cut by it."""
     try:
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, owner=True)
     except StoreOpenError as exc:
         raise ConfigError([f"CLIPBOT_DATABASE_URL: {exc}"]) from None
     # The lease lasts one poll interval, so a dead leader is replaced within two.

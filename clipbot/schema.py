@@ -148,4 +148,22 @@ MIGRATIONS = (
         PRIMARY KEY (mute_id, clip_uuid)
     );
     """,
+    # 10: per-subscription feed positions and consecutive failures; explicit poller health;
+    # thread replies written down before they are sent, so a lost answer can be looked up.
+    """
+    ALTER TABLE subscriptions ADD COLUMN position_ms INTEGER;
+    ALTER TABLE subscriptions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+    UPDATE subscriptions SET position_ms = (SELECT position_ms FROM feed WHERE id = 1);
+    ALTER TABLE health ADD COLUMN last_outcome TEXT;
+    ALTER TABLE health ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE health ADD COLUMN skipped_records INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE replies (
+        key TEXT PRIMARY KEY,
+        channel_id TEXT NOT NULL,
+        thread_ts TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts TEXT,
+        created_at_ms INTEGER NOT NULL
+    );
+    """,
 )

@@ -55,9 +55,16 @@ class Subscription:
     min_duration_sec: int | None = None
     include_private: bool = False
     include_monitoring: bool = False
-    broken: str | None = None
+    broken: str | None = None  # why clipbot stopped posting here, until subscribed again
     notify: str | None = None  # mentioned by each new card: `<@U…>` or `<!subteam^S…>`
     schedule: Schedule | None = None  # hours:/days: quiet hours, in CLIPBOT_TIMEZONE
+    position_ms: int | None = None  # every wanted clip saved before it is handled (None: start_ms)
+    failures: int = 0  # poll cycles in a row whose posting here Slack refused
+
+    @property
+    def since_ms(self) -> int:
+        """Where this subscription's part of the feed begins: its position, else its start."""
+        return self.start_ms if self.position_ms is None else max(self.start_ms, self.position_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +102,48 @@ class TriageEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadReply:
+    """A line clipbot posts in a card's thread, written down before it is sent.
+
+    `key` names what the line records (a press, a reminder, a share link), so the same line is
+    never posted twice and a reply whose answer was lost can be found by its metadata.
+    """
+
+    key: str
+    channel_id: str
+    thread_ts: str
+    text: str
+    created_at_ms: int
+    ts: str | None = None  # None: not known to be posted yet (in doubt)
+
+
+class PollOutcome(StrEnum):
+    """How the last poll cycle ended."""
+
+    OK = "ok"  # the feed was read and every channel got what it was due
+    FAILED = "failed"  # Rhombus failed, or posting to some channel did
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
-    position_ms: int | None
+    """The poller's health as its cycles wrote it down: explicit state, not a comparison of
+    timestamps. Times are epoch milliseconds."""
+
+    last_outcome: PollOutcome | None  # None: no cycle has finished yet
+    consecutive_failures: int  # failed cycles since the last good one
     last_success_ms: int | None
     last_error: str | None
     last_error_ms: int | None
+    position_ms: int | None  # the newest createdAtMs read from the feed
+    skipped_records: int  # odd feed records (no createdAtMs or uuid) set aside, in all
     posted_since: int
     posted_total: int
     broken: tuple[Subscription, ...]
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last cycle failed."""
+        return self.last_outcome is PollOutcome.FAILED
 
 
 @dataclass(frozen=True, slots=True)

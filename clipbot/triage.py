@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slack_sdk.errors import SlackApiError, SlackClientError
-
-from clipbot import blocks
-from clipbot.notify import SlackPoster, slack_error
+from clipbot import blocks, delivery
+from clipbot.notify import SlackPoster
 from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card
 from clipbot.store import Store
-
-log = logging.getLogger(__name__)
 
 CLAIM, RESOLVE, FALSE_ALARM_ACTION, REOPEN = "claim", "resolve", "false_alarm", "reopen"
 TARGET = {CLAIM: CLAIMED, RESOLVE: RESOLVED, FALSE_ALARM_ACTION: FALSE_ALARM, REOPEN: OPEN}
@@ -114,9 +109,10 @@ def press(
 ) -> str | None:
     """Applies a press and shows it (card redrawn, one thread reply); the refusal, if any."""
     outcome = apply(store, card, action, user, seen_version=seen_version, note=note, at_ms=at_ms)
-    if outcome.card is None or outcome.card.ts is None:
+    changed = outcome.card
+    if changed is None or changed.ts is None:
         return outcome.refusal
-    redraw(
+    delivery.redraw(
         store,
         poster,
         card.clip.uuid,
@@ -125,40 +121,16 @@ def press(
         share=share,
         video_max_bytes=video_max_bytes,
     )
-    try:
-        poster.reply(card.channel_id, outcome.card.ts, outcome.thread_text or "")
-    except (SlackApiError, SlackClientError) as exc:
-        log.warning("thread reply in %s failed: %s", card.channel_id, slack_error(exc))
+    delivery.reply(
+        store,
+        poster,
+        channel=card.channel_id,
+        thread_ts=changed.ts,
+        key=f"press:{card.channel_id}:{card.clip.uuid}:{changed.version}",
+        text=outcome.thread_text or "",
+        at_ms=at_ms,
+    )
     return None
-
-
-def redraw(
-    store: Store,
-    poster: SlackPoster,
-    clip_uuid: str,
-    channel: str,
-    console_url: str,
-    *,
-    share: bool = True,
-    video_max_bytes: int = 0,
-) -> bool:
-    """Edits a card to show what the store holds now (the one way cards are redrawn).
-
-    `share` False leaves the Share link button out (CLIPBOT_SHARE=off).
-
-    False when the edit failed or its thumbnail had to be left out, so it is worth another try.
-    """
-    card = store.card(clip_uuid, channel)
-    if card is None or card.ts is None or card.kind != "card":
-        return True
-    try:
-        message = blocks.clip_card(card, console_url, share=share, video_max_bytes=video_max_bytes)
-        shown = poster.update(channel, card.ts, message)
-    except (SlackApiError, SlackClientError) as exc:
-        log.warning("could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc))
-        return False
-    store.set_thumbnail_pending(card, not shown)
-    return shown
 
 
 def remind_unclaimed(
@@ -174,10 +146,13 @@ def remind_unclaimed(
             continue
         sub = store.subscription(card.channel_id)
         who = f"<@{sub.created_by}>, can" if sub else "Can"
-        text = f":bell: Still unclaimed after {minutes} minutes. {who} someone take a look?"
-        try:
-            poster.reply(card.channel_id, card.ts, text)
-            sent += 1
-        except (SlackApiError, SlackClientError) as exc:
-            log.warning("reminder in %s failed: %s", card.channel_id, slack_error(exc))
+        sent += delivery.reply(
+            store,
+            poster,
+            channel=card.channel_id,
+            thread_ts=card.ts,
+            key=f"remind:{card.channel_id}:{card.clip.uuid}",
+            text=f":bell: Still unclaimed after {minutes} minutes. {who} someone take a look?",
+            at_ms=now_ms(),
+        )
     return sent

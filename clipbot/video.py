@@ -8,6 +8,7 @@ this card or on another channel's card of the same clip, links that file instead
 from __future__ import annotations
 
 import logging
+import secrets
 import tempfile
 import threading
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import audit, blocks
+from clipbot import audit, blocks, delivery
 from clipbot.access import Access
 from clipbot.notify import SlackPoster, UploadFailed, slack_error
 from clipbot.records import Clip
@@ -248,10 +249,16 @@ class VideoDesk:
     def _reply(self, card: Card, text: str) -> None:
         if card.ts is None:
             return
-        try:
-            self.poster.reply(card.channel_id, card.ts, text)
-        except (SlackApiError, SlackClientError) as exc:
-            log.warning("video reply in %s failed: %s", card.channel_id, slack_error(exc))
+        # Written down first and settled if its answer is lost (see clipbot.delivery).
+        delivery.reply(
+            self.store,
+            self.poster,
+            channel=card.channel_id,
+            thread_ts=card.ts,
+            key=f"video:{card.channel_id}:{card.clip.uuid}:{secrets.token_hex(8)}",
+            text=text,
+            at_ms=self.now_ms(),
+        )
 
 
 def megabytes(size_bytes: int) -> str:

@@ -11,6 +11,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from clipbot.config import Settings
 from clipbot.metrics import ObservedWebClient
@@ -21,6 +25,26 @@ from clipbot.store import Store
 from clipbot.video import MB, VideoDesk
 
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+
+# Web API methods that may be sent again after a connection failure: reads, and writes that
+# leave the same result however often they arrive. Everything else (chat.postMessage above all)
+# may have been done by Slack before the answer was lost, so it is never re-sent blindly: the
+# caller treats it as in doubt and looks for it (see clipbot.delivery).
+RESENDABLE = frozenset(
+    {
+        "auth.test",
+        "apps.connections.open",
+        "chat.getPermalink",
+        "chat.update",
+        "conversations.history",
+        "conversations.info",
+        "conversations.replies",
+        "files.completeUploadExternal",
+        "files.getUploadURLExternal",
+        "users.info",
+        "views.publish",
+    }
+)
 
 
 def rhombus_client(
@@ -47,25 +71,53 @@ def rhombus_client(
     )
 
 
+class ResendableConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """Retries a connection failure only for methods in RESENDABLE."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return method_of(request.url) in RESENDABLE and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def method_of(url: str) -> str:
+    """The Web API method of a request URL: `https://slack.com/api/chat.postMessage` → its name."""
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def slack_retry_handlers(stop: Stop | None = None) -> list[RetryHandler]:
+    """Retries where Slack certainly did nothing (429 with Retry-After; with `stop`, that wait
+    wakes on the stop), and connection failures of methods that are safe to send twice."""
+    rate_limit = (
+        RateLimitRetry(stop, max_retry_count=5)
+        if stop
+        else RateLimitErrorRetryHandler(max_retry_count=5)
+    )
+    return [ResendableConnectionErrorRetryHandler(max_retry_count=2), rate_limit]
+
+
 def slack_client(
     settings: Settings,
     token: str | None = None,
     stop: Stop | None = None,
     on_error: Callable[[str], None] = lambda code: None,
 ) -> WebClient:
-    """A WebClient that retries connection errors and honours Slack's Retry-After on 429 (with
-    `stop`, that wait wakes on the stop). `on_error(code)` hears of each failed call."""
-    rate_limit = (
-        RateLimitRetry(stop, max_retry_count=5)
-        if stop
-        else RateLimitErrorRetryHandler(max_retry_count=5)
-    )
+    """A WebClient that honours Slack's Retry-After on 429 (with `stop`, that wait wakes on the
+    stop) and never re-sends a message whose answer was lost (see RESENDABLE). `on_error(code)`
+    hears of each failed call."""
     return ObservedWebClient(
         on_error=on_error,
         token=token or settings.slack_bot_token.reveal(),
         base_url=settings.slack_api_url,
         timeout=30,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), rate_limit],
+        retry_handlers=slack_retry_handlers(stop),
     )
 
 

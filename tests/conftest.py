@@ -19,9 +19,13 @@ def _logging_restored() -> Iterator[None]:
     each test starts from, and leaves, the logging pytest set up."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    quieted = ("httpx", "httpcore", "apscheduler.executors.default")  # see logs.configure
+    levels = {name: logging.getLogger(name).level for name in quieted}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from clipbot.cli import main
 from clipbot.state import Subscription
-from clipbot.store import SqliteStore
+from clipbot.store import SqliteStore, open_store
 from clipbot.store.postgres import PostgresStore
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -168,7 +168,7 @@ class TestPoll:
         assert main(["poll", "--once"], env) == 2
         assert capsys.readouterr().err == (
             "clipbot: invalid configuration:\n"
-            f"  - CLIPBOT_DATABASE_URL: cannot open the SQLite database {tmp_path}/missing/clipbot.db: unable to open database file\n"
+            f"  - CLIPBOT_DATABASE_URL: cannot open the SQLite database {tmp_path}/missing/clipbot.db: its folder does not exist\n"
         )
 
     def test_postgres_poll_once(
@@ -198,3 +198,26 @@ class TestPoll:
         )
         assert store.lease_holder() == "running-replica"
         store.close()
+
+    @pytest.mark.parametrize("command", [["poll", "--once"], ["run"]])
+    def test_second_process_on_one_database(
+        self,
+        env: dict[str, str],
+        slack: FakeSlack,
+        capsys: pytest.CaptureFixture[str],
+        command: list[str],
+    ) -> None:
+        """While another clipbot owns the SQLite file, run and poll --once exit 2 at once,
+        touching neither Slack nor the database."""
+        path = env["CLIPBOT_DATABASE_URL"].removeprefix("sqlite:///")
+        first = open_store(env["CLIPBOT_DATABASE_URL"], owner=True)
+        first.subscribe(Subscription("C1", "T0001", "U1", 0, start_ms=T0 - 1))
+        assert main(command, env) == 2
+        assert capsys.readouterr().err == (
+            "clipbot: invalid configuration:\n"
+            f"  - CLIPBOT_DATABASE_URL: another clipbot is using {path}; stop it first"
+            " (several replicas need PostgreSQL)\n"
+        )
+        assert slack.calls == []
+        assert [s.channel_id for s in first.subscriptions()] == ["C1"]
+        first.close()

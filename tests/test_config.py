@@ -131,6 +131,13 @@ class TestSettings:
             "RHOMBUS_API_URL: 'ftp://x' is not an http(s) URL",
         ]
 
+    def test_poll_seconds_from_one(self) -> None:
+        """CLIPBOT_POLL_SECONDS accepts 1 and up; 0 is named."""
+        assert Settings.from_env({**GOOD, "CLIPBOT_POLL_SECONDS": "1"}).poll_seconds == 1
+        assert problems({**GOOD, "CLIPBOT_POLL_SECONDS": "0"}) == [
+            "CLIPBOT_POLL_SECONDS: 0 is out of range (1 to 86400)"
+        ]
+
     def test_partner_scheme_needs_org(self) -> None:
         """A partner token without the client org is refused; with it, it is kept."""
         env = {**GOOD, "RHOMBUS_AUTH_SCHEME": "partner-api-token"}

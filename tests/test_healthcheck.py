@@ -136,7 +136,7 @@ class TestCommand:
         assert capsys.readouterr().err == (
             "clipbot: invalid configuration:\n"
             f"  - CLIPBOT_DATABASE_URL: cannot open the SQLite database {tmp_path}/clipbot.db:"
-            " file is not a database\n"
+            " not a SQLite database\n"
         )
 
     def test_bad_configuration(

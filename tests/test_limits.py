@@ -12,7 +12,7 @@ from clipbot import blocks, replies
 from clipbot.access import Access
 from clipbot.listing import Cursor, Found
 from clipbot.records import Clip
-from clipbot.state import Card, Health, Subscription
+from clipbot.state import Card, Health, PollOutcome, Subscription
 from tests.bolt import Bot, eventually
 from tests.fakes import blockkit
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -167,6 +167,9 @@ def subscription(i: int) -> Subscription:
 
 
 HEALTH = Health(
+    last_outcome=PollOutcome.OK,
+    consecutive_failures=0,
+    skipped_records=0,
     position_ms=NOW,
     last_success_ms=NOW,
     last_error=None,

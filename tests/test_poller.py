@@ -190,12 +190,14 @@ class TestCrashes:
         world.poller.poll_once()
         world.rhombus.add(clip("C", T0 + 1_200_000))
         world.poller.poll_once()
-        assert world.store.position() == T0  # held just before A, whose post is in doubt
+        held = world.store.subscription("C1")
+        assert held is not None and held.position_ms == T0  # just before A, which is in doubt
         world.poster.find_posted = real_find  # type: ignore[method-assign]
         world.poller.poll_once()
         world.poller.poll_once()
         assert sorted(world.posted_uuids("C1")) == ["A", "B", "C"]
-        assert world.store.position() == T0 + 1_200_000
+        moved = world.store.subscription("C1")
+        assert moved is not None and moved.position_ms == T0 + 1_200_000
 
 
 class TestFilters:

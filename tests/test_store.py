@@ -23,8 +23,11 @@ from clipbot.state import (
     AuditKind,
     Card,
     CardKind,
+    Health,
+    PollOutcome,
     Subscription,
     SummaryRecord,
+    ThreadReply,
     TriageEvent,
     VideoFile,
 )
@@ -236,22 +239,35 @@ def test_one_reminder(store: Store) -> None:
 
 
 def test_health(store: Store) -> None:
-    """Health gathers the last success and error, the position, counts and broken channels."""
+    """Health is what the cycles wrote: outcome, failures in a row, last success and error,
+    the position, counts, odd records and broken channels."""
     store.subscribe(SUB)
     store.mark_broken("C1", "is_archived")
     store.advance(9)
+    assert store.health(0).last_outcome is None
     store.record_success(10)
     store.record_error(11, "Rhombus down")
-    health = store.health(0)
-    assert (health.position_ms, health.last_success_ms, health.last_error) == (
-        9,
-        10,
-        "Rhombus down",
+    store.record_error(11, "Rhombus down")
+    store.add_skipped(2)
+    store.add_skipped(1)
+    assert store.health(0) == Health(
+        last_outcome=PollOutcome.FAILED,
+        consecutive_failures=2,
+        last_success_ms=10,
+        last_error="Rhombus down",
+        last_error_ms=11,
+        position_ms=9,
+        skipped_records=3,
+        posted_since=0,
+        posted_total=0,
+        broken=(replace(SUB, broken="is_archived"),),
     )
-    assert (health.last_error_ms, health.posted_total, health.broken) == (
-        11,
+    store.record_success(11)
+    healthy = store.health(0)
+    assert (healthy.last_outcome, healthy.consecutive_failures, healthy.failing) == (
+        PollOutcome.OK,
         0,
-        (replace(SUB, broken="is_archived"),),
+        False,
     )
 
 
@@ -301,12 +317,104 @@ def test_clip_codec_names_every_field() -> None:
     assert clip_from_text('{"uuid": "OLD"}') == Clip(uuid="OLD")
 
 
-def test_unopenable_sqlite(tmp_path: Path) -> None:
-    """A SQLite file that cannot be opened is a StoreOpenError naming it."""
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("missing/s.db", "its folder does not exist"),
+        ("garbage.db", "not a SQLite database"),
+        ("folder", "it is a folder"),
+    ],
+)
+@pytest.mark.parametrize("owner", [True, False])
+def test_unopenable_sqlite(tmp_path: Path, name: str, reason: str, owner: bool) -> None:
+    """A SQLite file that cannot be opened is a StoreOpenError naming it and saying why."""
+    (tmp_path / "garbage.db").write_bytes(b"this is not a database, just some text" * 100)
+    (tmp_path / "folder").mkdir()
     with pytest.raises(StoreOpenError) as caught:
-        SqliteStore(str(tmp_path / "missing" / "s.db"))
+        SqliteStore(str(tmp_path / name), owner=owner)
+    assert str(caught.value) == f"cannot open the SQLite database {tmp_path / name}: {reason}"
+
+
+def test_one_owner_per_sqlite_file(tmp_path: Path) -> None:
+    """A second owner of the same file is refused at once; the first keeps working, readers
+    are not owners, and closing the first lets a new owner in."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = open_store(url, owner=True)
+    with pytest.raises(StoreOpenError) as caught:
+        open_store(url, owner=True)
     assert str(caught.value) == (
-        f"cannot open the SQLite database {tmp_path}/missing/s.db: unable to open database file"
+        f"another clipbot is using {tmp_path / 's.db'}; stop it first"
+        " (several replicas need PostgreSQL)"
+    )
+    first.subscribe(SUB)
+    reader = open_store(url)
+    assert reader.subscriptions() == [SUB]
+    reader.close()
+    first.close()
+    open_store(url, owner=True).close()
+
+
+def test_version_2_position_becomes_each_subscriptions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading from one global feed position gives every subscription that position."""
+    path = str(tmp_path / "s.db")
+    version = next(i for i, m in enumerate(schema.MIGRATIONS) if "position_ms INTEGER;" in m)
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+    old = SqliteStore(path)
+    old._db._db.execute(  # type: ignore[attr-defined]  # a row as the old release wrote it
+        "INSERT INTO subscriptions (channel_id, team_id, created_by, created_at_ms, start_ms)"
+        " VALUES ('C1', 'T1', 'U1', 10, 5)"
+    )
+    old.advance(42)
+    old.close()
+    monkeypatch.undo()
+    (sub,) = SqliteStore(path).subscriptions()
+    assert (sub.position_ms, sub.since_ms, sub.failures) == (42, 42, 0)
+
+
+def test_refusals_mark_broken_at_the_limit(store: Store) -> None:
+    """Refusals in a row are counted per channel; at the limit it is broken; subscribing
+    again clears both."""
+    store.subscribe(SUB)
+    assert [store.record_refusal("C1", "restricted_action", 3) for _ in range(2)] == [False] * 2
+    store.clear_refusals("C1")
+    assert [store.record_refusal("C1", "restricted_action", 3) for _ in range(3)] == [
+        False,
+        False,
+        True,
+    ]
+    assert store.subscription("C1") == replace(SUB, broken="restricted_action", failures=3)
+    store.subscribe(SUB)
+    assert store.subscription("C1") == SUB
+
+
+def test_subscription_positions(store: Store) -> None:
+    """Each subscription's position moves forward only, independently of the others."""
+    store.subscribe(SUB)
+    store.subscribe(replace(SUB, channel_id="C2"))
+    store.advance_subscription("C1", 100)
+    store.advance_subscription("C1", 50)
+    assert [(s.channel_id, s.position_ms) for s in store.subscriptions()] == [
+        ("C1", 100),
+        ("C2", None),
+    ]
+
+
+def test_thread_replies(store: Store) -> None:
+    """A reply is reserved once per key, in doubt until confirmed, and released only unsent."""
+    line = ThreadReply("press:C1:A:1", "C1", "1.000100", "claimed", 7)
+    assert (store.reserve_reply(line), store.reserve_reply(line)) == (True, False)
+    other = ThreadReply("remind:C1:A", "C1", "1.000100", "ping", 8)
+    store.reserve_reply(other)
+    assert store.replies_in_doubt() == [line, other]
+    store.confirm_reply(line.key, "1.000200")
+    store.release_reply(line.key)  # confirmed: stays
+    store.release_reply(other.key)
+    assert (store.replies_in_doubt(), store.reserve_reply(line), store.reserve_reply(other)) == (
+        [],
+        False,
+        True,
     )
 
 

@@ -100,7 +100,7 @@ class TestClaim:
         for t in threads:
             t.join()
         refusals = [bot.next_response()["text"] for _ in range(3)]
-        eventually(lambda: card(world).edits >= 1)
+        eventually(lambda: card(world).edits >= 1 and thread(world))  # the reply follows the edit
         owner = world.store.card("A", "C1").owner  # type: ignore[union-attr]
         assert refusals == [f"Already claimed by <@{owner}>."] * 3
         assert thread(world) == [f"<@{owner}> claimed this clip · {WHEN}"]
@@ -261,7 +261,7 @@ class TestOpenAndRestart:
         world.poller.poll_once()
         rendering = world.slack.posts("C1")[1]
         bot.press("clip_claim", "R", user="U2", ts=rendering.ts, block_id="triage:0")
-        eventually(lambda: rendering.edits == 1)
+        eventually(lambda: rendering.edits == 1 and world.slack.replies("C1", rendering.ts))
         world.rhombus.update("R", status="COMPLETE")
         world.poller.poll_once()
         assert rendering.edits == 2

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from clipbot.access import Access
 from clipbot.config import Secret
@@ -16,6 +15,7 @@ from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.state import Subscription
 from clipbot.store import SqliteStore
+from clipbot.wiring import slack_retry_handlers
 from tests.fakes.rhombus import API_KEY, FakeRhombus
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
@@ -59,7 +59,7 @@ class World:
         self.web = WebClient(
             token=BOT_TOKEN,
             base_url=self.slack.api_url,
-            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+            retry_handlers=slack_retry_handlers(),
         )
         self.poster = SlackPoster(self.web, pace_seconds=0)
         self.poller = Poller(

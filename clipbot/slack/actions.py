@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from clipbot import access, audit, blocks, replies, triage
+from clipbot import access, audit, blocks, delivery, replies, triage
 from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
@@ -144,11 +144,17 @@ def register(app: App, deps: Deps) -> None:
             expires_at_ms=link.expires_at_ms,
         )
         expires = blocks.slack_date(link.expires_at_ms)
-        deps.poster.reply(
-            card.channel_id,
-            card.ts,
-            f"<@{request.user_id}> shared a link to this clip (works without a Rhombus login, "
+        at_ms = deps.now_ms()
+        which = link.uuid or f"{request.user_id}@{at_ms}"
+        delivery.reply(
+            deps.store,
+            deps.poster,
+            channel=card.channel_id,
+            thread_ts=card.ts,
+            key=f"share:{card.channel_id}:{card.clip.uuid}:{which}",
+            text=f"<@{request.user_id}> shared a link to this clip (works without a Rhombus login, "
             f"expires {expires}): {link.url}",
+            at_ms=at_ms,
         )
 
     @app.action(blocks.VIDEO)

@@ -21,14 +21,18 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str) -> Store:
+def open_store(database_url: str, *, owner: bool = False) -> Store:
     """The store at `database_url` (`sqlite:///path` or `postgresql://…`), schema up to date.
 
-    Raises StoreOpenError when it cannot be opened, or when PostgreSQL is asked for without
-    the `postgres` extra installed.
+    `owner`: this process polls and posts (`run`, `poll --once`); on SQLite it takes the file
+    for its life, and a second owner is refused at once (see SqliteStore). PostgreSQL has room
+    for several.
+
+    Raises StoreOpenError when it cannot be opened (or is owned by another process), or when
+    PostgreSQL is asked for without the `postgres` extra installed.
     """
     if database_url.startswith("sqlite:///"):
-        return SqliteStore(database_url.removeprefix("sqlite:///"))
+        return SqliteStore(database_url.removeprefix("sqlite:///"), owner=owner)
     try:
         from clipbot.store.postgres import PostgresStore
     except ImportError:

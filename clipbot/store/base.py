@@ -21,6 +21,7 @@ from clipbot.state import (
     Subscription,
     SummaryRecord,
     SummaryState,
+    ThreadReply,
     TriageEvent,
     VideoFile,
 )
@@ -52,14 +53,28 @@ class Store(Protocol):
 
     def mark_broken(self, channel_id: str, reason: str) -> None: ...
 
+    def record_refusal(self, channel_id: str, reason: str, limit: int) -> bool:
+        """Counts a cycle whose posting the channel refused; at `limit` in a row it is marked
+        broken with `reason`. True when it is broken now."""
+        ...
+
+    def clear_refusals(self, channel_id: str) -> None:
+        """The channel took a post again: its count of refusals in a row starts over."""
+        ...
+
+    def advance_subscription(self, channel_id: str, position_ms: int) -> None:
+        """Moves one subscription's feed position (ms) forward, never back."""
+        ...
+
     # -- feed progress ----------------------------------------------------------------------
 
     def position(self) -> int | None:
-        """The feed position (ms): every clip saved before it has been handled."""
+        """The newest createdAtMs (ms) read from the feed; each subscription has its own
+        position (`Subscription.position_ms`)."""
         ...
 
     def advance(self, position_ms: int) -> None:
-        """Moves the feed position forward (never back)."""
+        """Moves the last-seen feed position forward (never back)."""
         ...
 
     # -- cards ------------------------------------------------------------------------------
@@ -156,6 +171,24 @@ class Store(Protocol):
         """The state saved under `key`; None when unknown or expired."""
         ...
 
+    # -- thread replies ---------------------------------------------------------------------
+
+    def reserve_reply(self, reply: ThreadReply) -> bool:
+        """Writes a thread reply about to be posted; False if its key was written before."""
+        ...
+
+    def confirm_reply(self, key: str, ts: str) -> None:
+        """Records the `ts` of a reply known to be posted."""
+        ...
+
+    def release_reply(self, key: str) -> None:
+        """Forgets a reply that was certainly not posted."""
+        ...
+
+    def replies_in_doubt(self) -> list[ThreadReply]:
+        """Replies whose posting was interrupted, oldest first."""
+        ...
+
     # -- daily summaries --------------------------------------------------------------------
 
     def reserve_summary(self, record: SummaryRecord) -> bool:
@@ -242,12 +275,21 @@ class Store(Protocol):
 
     # -- health -----------------------------------------------------------------------------
 
-    def record_success(self, at_ms: int) -> None: ...
+    def record_success(self, at_ms: int) -> None:
+        """A cycle read the feed and every channel got what it was due."""
+        ...
 
-    def record_error(self, at_ms: int, error: str) -> None: ...
+    def record_error(self, at_ms: int, error: str) -> None:
+        """A cycle failed (Rhombus, or posting to some channel): `error` says why."""
+        ...
+
+    def add_skipped(self, count: int) -> None:
+        """Counts odd feed records set aside (no createdAtMs or uuid)."""
+        ...
 
     def health(self, posted_since_ms: int) -> Health:
-        """The poller's last success and error, the position, counts and broken channels."""
+        """The poller's health as its cycles wrote it (outcome, failures in a row, last success
+        and error), the position, counts, odd records skipped and broken channels."""
         ...
 
     def record_start(self, at_ms: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from clipbot.quiet import schedule
-from clipbot.state import Health, Subscription
+from clipbot.state import Health, PollOutcome, Subscription
 from clipbot.store.audit import AuditQueries
 from clipbot.store.buttons import ButtonQueries
 from clipbot.store.cards import CardQueries
@@ -18,6 +18,7 @@ from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
 from clipbot.store.liveness import LivenessQueries
 from clipbot.store.mutes import MuteQueries
+from clipbot.store.replies import ReplyQueries
 from clipbot.store.summaries import SummaryQueries
 from clipbot.store.videos import VideoQueries
 
@@ -29,6 +30,7 @@ SUBSCRIPTION_COLUMNS = (
 
 class SqlStore(
     CardQueries,
+    ReplyQueries,
     SummaryQueries,
     ButtonQueries,
     AuditQueries,
@@ -102,16 +104,50 @@ class SqlStore(
         with self._db.transaction() as db:
             db.run("UPDATE subscriptions SET broken = ? WHERE channel_id = ?", (reason, channel_id))
 
+    def record_refusal(self, channel_id: str, reason: str, limit: int) -> bool:
+        """Counts a cycle whose posting the channel refused; at `limit` in a row the channel is
+        marked broken with `reason`. True when it is broken now."""
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE subscriptions SET failures = failures + 1 WHERE channel_id = ?",
+                (channel_id,),
+            )
+            db.run(
+                "UPDATE subscriptions SET broken = ? WHERE channel_id = ? AND failures >= ?",
+                (reason, channel_id, limit),
+            )
+            broken = db.scalar(
+                "SELECT broken FROM subscriptions WHERE channel_id = ?", (channel_id,)
+            )
+        return bool(broken)
+
+    def clear_refusals(self, channel_id: str) -> None:
+        """The channel took a post again: its count of refusals in a row starts over."""
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE subscriptions SET failures = 0 WHERE channel_id = ? AND failures > 0",
+                (channel_id,),
+            )
+
+    def advance_subscription(self, channel_id: str, position_ms: int) -> None:
+        """Moves one subscription's feed position forward (never back)."""
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE subscriptions SET position_ms = ? WHERE channel_id = ?"
+                " AND (position_ms IS NULL OR position_ms < ?)",
+                (position_ms, channel_id, position_ms),
+            )
+
     # -- the feed position ------------------------------------------------------------------
 
     def position(self) -> int | None:
-        """The feed position: every clip saved before it has been handled."""
+        """The newest createdAtMs read from the feed (each subscription keeps its own position)."""
         with self._db.reading() as db:
             value = db.scalar("SELECT position_ms FROM feed WHERE id = 1")
         return int(value) if value is not None else None
 
     def advance(self, position_ms: int) -> None:
-        """Moves the feed position forward (never back)."""
+        """Moves the last-seen feed position forward (never back)."""
         with self._db.transaction() as db:
             db.run(
                 "UPDATE feed SET position_ms = ? WHERE id = 1"
@@ -151,24 +187,44 @@ class SqlStore(
     # -- health -----------------------------------------------------------------------------
 
     def record_success(self, at_ms: int) -> None:
-        with self._db.transaction() as db:
-            db.run("UPDATE health SET last_success_ms = ? WHERE id = 1", (at_ms,))
-
-    def record_error(self, at_ms: int, error: str) -> None:
+        """A cycle read the feed and every channel got what it was due."""
         with self._db.transaction() as db:
             db.run(
-                "UPDATE health SET last_error = ?, last_error_ms = ? WHERE id = 1", (error, at_ms)
+                "UPDATE health SET last_success_ms = ?, last_outcome = ?, consecutive_failures = 0"
+                " WHERE id = 1",
+                (at_ms, PollOutcome.OK.value),
             )
+
+    def record_error(self, at_ms: int, error: str) -> None:
+        """A cycle failed (Rhombus, or posting to some channel): `error` says why."""
+        with self._db.transaction() as db:
+            db.run(
+                "UPDATE health SET last_error = ?, last_error_ms = ?, last_outcome = ?,"
+                " consecutive_failures = consecutive_failures + 1 WHERE id = 1",
+                (error, at_ms, PollOutcome.FAILED.value),
+            )
+
+    def add_skipped(self, count: int) -> None:
+        """Counts odd feed records set aside (no createdAtMs or uuid)."""
+        if count > 0:
+            with self._db.transaction() as db:
+                db.run(
+                    "UPDATE health SET skipped_records = skipped_records + ? WHERE id = 1",
+                    (count,),
+                )
 
     def health(self, posted_since_ms: int) -> Health:
         with self._db.reading() as db:
             row = db.one("SELECT * FROM health WHERE id = 1")
         assert row is not None  # the first migration inserts it
         return Health(
-            position_ms=self.position(),
+            last_outcome=PollOutcome(row["last_outcome"]) if row["last_outcome"] else None,
+            consecutive_failures=row["consecutive_failures"],
             last_success_ms=row["last_success_ms"],
             last_error=row["last_error"],
             last_error_ms=row["last_error_ms"],
+            position_ms=self.position(),
+            skipped_records=row["skipped_records"],
             posted_since=self.posted_since(posted_since_ms),
             posted_total=self.posted_since(0),
             broken=tuple(s for s in self.subscriptions() if s.broken),
@@ -195,4 +251,6 @@ def _subscription(row: Row) -> Subscription:
         broken=row["broken"],
         notify=row["notify"],
         schedule=schedule(row["hours"], row["days"]),
+        position_ms=row["position_ms"],
+        failures=row["failures"],
     )

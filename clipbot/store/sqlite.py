@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,10 +16,15 @@ from clipbot.store.sql import SqlStore
 
 
 class SqliteStore(SqlStore):
-    """The store in one SQLite file (`:memory:` for a throwaway one)."""
+    """The store in one SQLite file (`:memory:` for a throwaway one).
 
-    def __init__(self, path: str) -> None:
-        super().__init__(SqliteDatabase(path))
+    `owner`: this process polls and posts from the file, so it takes it for its whole life (an
+    OS lock on `<file>.lock`, released when the store closes or the process ends, however it
+    ends); StoreOpenError at once when another process owns it. Readers need no lock.
+    """
+
+    def __init__(self, path: str, *, owner: bool = False) -> None:
+        super().__init__(SqliteDatabase(path, owner=owner))
 
 
 class SqliteDatabase:
@@ -25,8 +32,9 @@ class SqliteDatabase:
 
     clock = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, owner: bool = False) -> None:
         self._lock = threading.RLock()
+        self._owner_lock = _own(path) if owner and path != ":memory:" else None
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
@@ -35,11 +43,20 @@ class SqliteDatabase:
             self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except (sqlite3.Error, StoreError) as exc:
-            raise StoreOpenError(f"cannot open the SQLite database {path}: {exc}") from None
+            self._release()
+            raise StoreOpenError(
+                f"cannot open the SQLite database {path}: {_reason(path, exc)}"
+            ) from None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._owner_lock is not None:
+            os.close(self._owner_lock)
+            self._owner_lock = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -83,3 +100,33 @@ def _errors() -> Iterator[None]:
         raise StoreError(str(exc)) from exc
     except sqlite3.Error as exc:
         raise StoreError(str(exc)) from exc
+
+
+def _own(path: str) -> int:
+    """A descriptor holding an exclusive lock beside the database; StoreOpenError if taken."""
+    try:
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreOpenError(
+            f"cannot open the SQLite database {path}: {_reason(path, exc)}"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreOpenError(
+            f"another clipbot is using {path}; stop it first (several replicas need PostgreSQL)"
+        ) from None
+    return fd
+
+
+def _reason(path: str, exc: Exception) -> str:
+    """Why the database at `path` could not be opened, in a few words."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return "its folder does not exist"
+    if os.path.isdir(path):
+        return "it is a folder"
+    text = str(exc)
+    if isinstance(exc, PermissionError) or "readonly" in text or "permission" in text.lower():
+        return "permission denied"
+    return "not a SQLite database" if "not a database" in text else text

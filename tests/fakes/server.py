@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,13 +14,17 @@ from urllib.parse import parse_qsl
 
 @dataclass
 class Reply:
-    """What a fake answers: status, body bytes, headers, and an optional delay before answering."""
+    """What a fake answers: status, body bytes, headers, and an optional delay before answering.
+
+    `drop`: close the connection instead of answering (the answer is lost on the way back).
+    """
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     chunks: Iterable[bytes] | None = None  # a body sent piece by piece instead of `body`
+    drop: bool = False
 
     @classmethod
     def json(cls, data: Any, status: int = 200, **headers: str) -> Reply:
@@ -69,6 +74,10 @@ class LoopbackServer:
                     reply = route_(self.command, self.path, headers, body)
                 if reply.delay:
                     stopping.wait(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

@@ -92,6 +92,7 @@ class FakeSlack:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: dict[str, deque[Reply]] = {}
+        self._lost: dict[str, int] = {}
         self._ts = itertools.count(1)
         self._names = itertools.count(1)
         self._issued: dict[str, list[float]] = {}  # response_url name -> [issued at, uses]
@@ -135,6 +136,12 @@ class FakeSlack:
         with self._lock:
             self._failures.setdefault(method, deque()).extend(replies)
 
+    def lose_answers(self, method: str, count: int = 1) -> None:
+        """The next `count` calls of `method` are carried out, then the connection is closed
+        before the answer goes back: the caller cannot tell whether Slack acted."""
+        with self._lock:
+            self._lost[method] = self._lost.get(method, 0) + count
+
     def channel(self, channel_id: str, **fields: Any) -> Channel:
         self.channels[channel_id] = Channel(channel_id, **fields)
         return self.channels[channel_id]
@@ -171,7 +178,11 @@ class FakeSlack:
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return Reply.json({"ok": False, "error": "unknown_method"})
-            return Reply.json(handler(args))
+            answer = handler(args)
+            if self._lost.get(method):
+                self._lost[method] -= 1
+                return Reply(drop=True)
+            return Reply.json(answer)
 
     def _respond(self, name: str, message: dict[str, Any]) -> Reply:
         """A post to a response_url: spent or expired URLs 404, bad blocks 400, like Slack."""
@@ -306,11 +317,21 @@ class FakeSlack:
             return {"ok": False, "error": error}
         oldest = float(args.get("oldest") or 0)
         found = [  # newest first, like Slack; `oldest` is exclusive
-            {"ts": m.ts, "text": m.text, "metadata": m.metadata}
+            _shown(m, args)
             for m in reversed(self.messages)
             if m.channel == channel and m.thread_ts is None and float(m.ts) > oldest
         ]
         return {"ok": True, "messages": found, "has_more": False}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel", ""), args.get("ts", "")
+        if error := self._channel_error(channel):
+            return {"ok": False, "error": error}
+        parent = [m for m in self.messages if m.channel == channel and m.ts == ts]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = parent + self.replies(channel, ts)  # the parent first, then oldest first
+        return {"ok": True, "messages": [_shown(m, args) for m in thread], "has_more": False}
 
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel", "")
@@ -398,3 +419,13 @@ class FakeSlack:
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:9/link"}
+
+
+def _shown(message: Message, args: dict[str, Any]) -> dict[str, Any]:
+    """A message as history answers show it: metadata only when asked for, like Slack."""
+    shown: dict[str, Any] = {"ts": message.ts, "text": message.text}
+    if message.thread_ts:
+        shown["thread_ts"] = message.thread_ts
+    if message.metadata and str(args.get("include_all_metadata")).lower() in ("1", "true"):
+        shown["metadata"] = message.metadata
+    return shown

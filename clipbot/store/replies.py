@@ -1,0 +1,48 @@
+"""The store's thread-reply queries: each line written down before it is sent, by its key."""
+
+from __future__ import annotations
+
+from clipbot.state import ThreadReply
+from clipbot.store.connection import Database
+
+
+class ReplyQueries:
+    """Thread replies (press lines, reminders, share links): reserved, confirmed or released."""
+
+    _db: Database
+
+    def reserve_reply(self, reply: ThreadReply) -> bool:
+        """Writes a thread reply about to be posted; False if its key was written before."""
+        with self._db.transaction() as db:
+            return bool(
+                db.run(
+                    "INSERT INTO replies (key, channel_id, thread_ts, text, ts, created_at_ms)"
+                    " VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT (key) DO NOTHING",
+                    (reply.key, reply.channel_id, reply.thread_ts, reply.text, reply.created_at_ms),
+                )
+            )
+
+    def confirm_reply(self, key: str, ts: str) -> None:
+        """Records the `ts` of a reply known to be posted."""
+        with self._db.transaction() as db:
+            db.run("UPDATE replies SET ts = ? WHERE key = ?", (ts, key))
+
+    def release_reply(self, key: str) -> None:
+        """Forgets a reply that was certainly not posted."""
+        with self._db.transaction() as db:
+            db.run("DELETE FROM replies WHERE key = ? AND ts IS NULL", (key,))
+
+    def replies_in_doubt(self) -> list[ThreadReply]:
+        """Replies whose posting was interrupted, oldest first."""
+        with self._db.reading() as db:
+            rows = db.all("SELECT * FROM replies WHERE ts IS NULL ORDER BY created_at_ms, key")
+        return [
+            ThreadReply(
+                key=row["key"],
+                channel_id=row["channel_id"],
+                thread_ts=row["thread_ts"],
+                text=row["text"],
+                created_at_ms=row["created_at_ms"],
+            )
+            for row in rows
+        ]

@@ -1,0 +1,222 @@
+"""Delivery: lost answers are settled, never re-sent blindly; refusing channels are marked broken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clipbot import plan, triage, wiring
+from clipbot.config import Settings
+from clipbot.notify import SlackPoster
+from clipbot.replies import health_lines
+from clipbot.store import SqliteStore
+from tests.bolt import Bot, eventually
+from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.server import Reply
+from tests.fakes.slack import FakeSlack
+from tests.world import T0, World
+
+
+@pytest.fixture
+def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+    w = World(rhombus, slack, tmp_path / "clipbot.db", digest_threshold=3)
+    yield w
+    w.close()
+
+
+def replies_in(world: World, channel: str = "C1") -> list[str]:
+    (card,) = world.slack.posts(channel)
+    return [m.text for m in world.slack.replies(channel, card.ts)]
+
+
+class TestLostAnswers:
+    def test_configured_client_never_resends_a_post(
+        self, env: dict[str, str], slack: FakeSlack
+    ) -> None:
+        """The WebClient clipbot runs with does not re-send chat.postMessage after a lost
+        answer (it used to, through ConnectionErrorRetryHandler: two cards)."""
+        poster = SlackPoster(wiring.slack_client(Settings.from_env(env)), pace_seconds=0)
+        slack.lose_answers("chat.postMessage")
+        with pytest.raises(OSError):
+            poster.post("C1", {"text": "hello", "blocks": []})
+        assert [m.text for m in slack.posts("C1")] == ["hello"]
+
+    def test_configured_client_resends_reads(self, env: dict[str, str], slack: FakeSlack) -> None:
+        """A read whose answer was lost is simply asked again."""
+        client = wiring.slack_client(Settings.from_env(env))
+        slack.lose_answers("auth.test")
+        assert client.auth_test()["user_id"] == "UBOT"
+        assert len(slack.called("auth.test")) == 2
+
+    @pytest.mark.parametrize("clips", [2, 5], ids=["cards", "digest"])
+    def test_lost_post_is_looked_up_not_resent(self, world: World, clips: int) -> None:
+        """A card or digest whose answer was lost is in doubt, found in the history next
+        cycle, and confirmed: every clip reaches the channel once."""
+        world.subscribe("C1")
+        world.rhombus.add(*(clip(f"K{i}", T0 + i) for i in range(clips)))
+        world.slack.lose_answers("chat.postMessage")
+        first = world.poller.poll_once()
+        doubt = [c.clip.uuid for c in world.store.in_doubt()]
+        assert (first.posted, doubt) == (0, ["K0"] if clips == 2 else [f"K{i}" for i in range(5)])
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == [f"K{i}" for i in range(clips)]
+        assert world.store.in_doubt() == []
+        assert len(world.slack.called("conversations.history")) == 1
+
+    def test_post_that_never_arrived_is_sent_again(self, world: World) -> None:
+        """A connection that failed before Slack acted: the history shows nothing, so the card
+        goes again, once."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        world.slack.fail("chat.postMessage", Reply(drop=True))
+        world.poller.poll_once()
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A"]
+
+
+@pytest.fixture
+def triaged(world: World) -> World:
+    world.subscribe("C1")
+    world.rhombus.add(clip("A", T0 + 1))
+    world.poller.poll_once()
+    return world
+
+
+class TestLostThreadReplies:
+    def test_press_line_once(self, triaged: World) -> None:
+        """A triage line whose answer was lost is found in the thread, not posted again."""
+        world, bot = triaged, Bot(triaged)
+        world.slack.lose_answers("chat.postMessage")
+        (card,) = world.slack.posts("C1")
+        bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
+        eventually(lambda: card.edits == 1 and replies_in(world))
+        assert [r.key for r in world.store.replies_in_doubt()] == ["press:C1:A:1"]
+        world.poller.poll_once()
+        assert world.store.replies_in_doubt() == []
+        assert len(replies_in(world)) == 1
+        assert replies_in(world)[0].startswith("<@U2> claimed this clip")
+
+    def test_line_that_never_arrived_is_sent_again(self, triaged: World) -> None:
+        """A triage line lost before Slack acted is sent again when the thread lacks it."""
+        world, bot = triaged, Bot(triaged)
+        world.slack.fail("chat.postMessage", Reply(drop=True))
+        (card,) = world.slack.posts("C1")
+        bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
+        eventually(lambda: card.edits == 1 and world.store.replies_in_doubt())
+        assert replies_in(world) == []
+        world.poller.poll_once()
+        world.poller.poll_once()
+        assert len(replies_in(world)) == 1
+
+    def test_reminder_once(self, triaged: World) -> None:
+        """A reminder whose answer was lost is settled, never sent twice."""
+        world = triaged
+        world.now[0] += 31 * 60_000
+        world.slack.lose_answers("chat.postMessage")
+        sent = triage.remind_unclaimed(
+            world.store, world.poster, minutes=30, now_ms=lambda: world.now[0]
+        )
+        assert sent == 0
+        world.poller.poll_once()
+        assert [t[:40] for t in replies_in(world)] == [":bell: Still unclaimed after 30 minutes."]
+
+    def test_share_link_once(self, triaged: World) -> None:
+        """A share-link line whose answer was lost appears once."""
+        world, bot = triaged, Bot(triaged)
+        world.slack.lose_answers("chat.postMessage")
+        (card,) = world.slack.posts("C1")
+        bot.press("clip_share", "A", user="U2", ts=card.ts)
+        eventually(lambda: replies_in(world))
+        world.poller.poll_once()
+        world.poller.poll_once()
+        (line,) = replies_in(world)
+        assert line.startswith("<@U2> shared a link to this clip")
+
+
+class TestRefusingChannel:
+    @pytest.mark.parametrize("error", ["restricted_action", "no_permission", "team_not_found"])
+    def test_marked_broken_after_bounded_tries(self, world: World, error: str) -> None:
+        """Any refusal, not just the known codes: BROKEN_AFTER cycles in a row, then broken;
+        the other channel gets every clip and the window read per cycle stays bounded."""
+        world.digest_threshold = 100
+        world.restart()
+        world.slack.channel("CREF", error=error)
+        world.subscribe("C1")
+        world.subscribe("CREF")
+        windows = []
+        for i in range(8):
+            world.rhombus.add(clip(f"K{i}", T0 + i * 600_000))
+            windows.append(world.poller.poll_once().window_ms)
+        assert world.posted_uuids("C1") == [f"K{i}" for i in range(8)]
+        refused = world.store.subscription("CREF")
+        assert refused is not None and (refused.broken, refused.failures) == (error, 5)
+        tries = [c for c in world.slack.called("chat.postMessage") if c["channel"] == "CREF"]
+        assert len(tries) == 5
+        # Held by CREF for its five tries, then back to a look-back behind the newest clip.
+        assert windows[5:] == [T0 + i * 600_000 - plan.LOOKBACK_MS for i in (4, 5, 6)]
+        lines = health_lines(world.store.health(0), world.now[0], 30)
+        assert f":warning: <#CREF> is broken ({error})" in lines
+
+    def test_refusals_must_be_in_a_row(self, world: World) -> None:
+        """A channel that takes a post between refusals is not marked broken."""
+        world.subscribe("C1")
+        for i in range(8):
+            world.rhombus.add(clip(f"K{i}", T0 + i))
+            if i % 4 != 3:
+                world.slack.fail(
+                    "chat.postMessage", Reply.json({"ok": False, "error": "restricted_action"})
+                )
+            world.poller.poll_once()
+        sub = world.store.subscription("C1")
+        assert sub is not None and sub.broken is None
+        assert world.posted_uuids("C1") == [f"K{i}" for i in range(8)]
+
+    def test_slack_trouble_is_not_a_refusal(self, world: World) -> None:
+        """Slack's own errors (ratelimited, internal_error, 5xx) never mark a channel broken."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        for _ in range(7):
+            world.slack.fail(
+                "chat.postMessage",
+                Reply.json({"ok": False, "error": "internal_error"}),
+            )
+            world.poller.poll_once()
+        world.poller.poll_once()
+        sub = world.store.subscription("C1")
+        assert sub is not None and (sub.broken, sub.failures) == (None, 0)
+        assert world.posted_uuids("C1") == ["A"]
+
+
+class TestHealth:
+    def test_error_then_success_in_one_millisecond(self, tmp_path: Path) -> None:
+        """Health follows the order cycles ended in, not their timestamps."""
+        store = SqliteStore(str(tmp_path / "s.db"))
+        store.record_error(T0, "Boom")
+        store.record_success(T0)
+        assert health_lines(store.health(0), T0, 30)[0] == "*:large_green_circle: Healthy*"
+        store.record_error(T0, "Boom")
+        store.record_error(T0, "Boom")
+        health = store.health(0)
+        assert (health.failing, health.consecutive_failures) == (True, 2)
+        assert health_lines(health, T0, 30)[:3] == [
+            "*:red_circle: Not healthy*",
+            "Last successful poll: <!date^1764000000^{date_short_pretty} at {time}|2025-11-24 16:00 UTC> (0m ago)",
+            "The last 2 polls failed",
+        ]
+        store.close()
+
+    def test_failed_posting_is_a_failed_cycle(self, world: World) -> None:
+        """A cycle whose posting failed is recorded as failed, and the next good one recovers."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        world.slack.fail("chat.postMessage", Reply.json({"ok": False, "error": "internal_error"}))
+        world.poller.poll_once()
+        failed = world.store.health(0)
+        assert (failed.failing, failed.last_error) == (
+            True,
+            "Slack posting to C1 failed: internal_error",
+        )
+        world.poller.poll_once()
+        assert world.store.health(0).failing is False
