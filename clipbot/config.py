@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -68,7 +68,7 @@ class Settings:
     rhombus_api_url: str
     rhombus_media_url: str
     rhombus_console_url: str
-    database_url: str
+    database_url: str = field(repr=False)  # may carry a password
     poll_seconds: int
     digest_threshold: int
     share_hours: int
@@ -101,7 +101,8 @@ class Settings:
             self.slack_signing_secret,
             self.rhombus_api_key,
         )
-        return tuple(s.reveal() for s in values if s)
+        password = urlsplit(self.database_url).password  # postgresql://user:password@host/db
+        return tuple(s.reveal() for s in values if s) + ((password,) if password else ())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, need: str = "all") -> Settings:

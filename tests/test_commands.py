@@ -499,3 +499,20 @@ def test_unexpected_failure_gets_short_answer(
         "response_type": "ephemeral",
         "replace_original": False,
     }
+
+
+def test_database_down_gets_its_own_answer(
+    bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the database unreachable, a command is answered in words that say so."""
+
+    def down(team_id: str | None = None) -> list[Subscription]:
+        raise StoreUnavailable("PostgreSQL at db:5432/clipbot: connection refused")
+
+    monkeypatch.setattr(world.store, "subscriptions", down)
+    bot.command("subscriptions")
+    assert bot.next_response() == {
+        "text": "clipbot cannot reach its database right now; please try again in a minute.",
+        "response_type": "ephemeral",
+        "replace_original": False,
+    }

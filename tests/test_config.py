@@ -167,6 +167,13 @@ class TestSettings:
         message = problems({"SLACK_BOT_TOKEN": "xoxp-user-secret-123", "RHOMBUS_API_KEY": "k"})
         assert "xoxp-user-secret-123" not in "\n".join(message)
 
+    def test_database_password_is_a_secret(self) -> None:
+        """A PostgreSQL URL's password is masked in logs and left out of the settings' repr."""
+        url = "postgresql://clipbot:pg-pass-1234@db:5432/clipbot"
+        settings = Settings.from_env({**GOOD, "CLIPBOT_DATABASE_URL": url})
+        assert (settings.database_url, settings.secrets[-1]) == (url, "pg-pass-1234")
+        assert "pg-pass-1234" not in repr(settings)
+
     def test_admins_and_log_level(self) -> None:
         """Admin IDs are split on commas; the log level is case-insensitive."""
         settings = Settings.from_env(

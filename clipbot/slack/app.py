@@ -19,13 +19,14 @@ from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusClient
 from clipbot.slack.gate import Guests
-from clipbot.store import Store
+from clipbot.store import Store, StoreUnavailable
 from clipbot.summary import midnight
 from clipbot.video import VideoDesk
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Something went wrong inside clipbot; it is logged. Please try again."
+STORE_DOWN = "clipbot cannot reach its database right now; please try again in a minute."
 
 
 @dataclass
@@ -90,8 +91,13 @@ def build_app(
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
-        log.error("listener failed: %s", type(error).__name__, exc_info=error)
+        down = isinstance(error, StoreUnavailable)
+        if down:
+            log.error("listener failed: %s", error)
+        else:
+            log.error("listener failed: %s", type(error).__name__, exc_info=error)
         if respond is not None and body.get("response_url"):
-            respond(text=INTERNAL_ERROR, response_type="ephemeral", replace_original=False)
+            text = STORE_DOWN if down else INTERNAL_ERROR
+            respond(text=text, response_type="ephemeral", replace_original=False)
 
     return app
