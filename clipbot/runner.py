@@ -129,6 +129,7 @@ def run_bot(settings: Settings, stop: Stop | None = None) -> int:
     """`clipbot run`: serves Slack and polls until SIGTERM/SIGINT (or `stop` is set), then
     stops within the grace (see clipbot.stopping)."""
     stop = stop or _stop_on_signals()
+    stop.install_urllib_opener()  # Slack calls in flight are cut by the stop too
     done = threading.Event()
     stop.watchdog(done)
     try:

@@ -11,11 +11,13 @@ before it is sent, so a later start settles anything in doubt.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import os
 import socket
 import threading
 import time
+import urllib.request
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -86,8 +88,36 @@ class Stop:
         if event not in _NEW_STREAM:
             return
         sock = info["return_value"].get_extra_info("socket")
-        if sock is None:
-            return
+        if sock is not None:
+            self._adopt(sock)
+
+    def install_urllib_opener(self) -> None:
+        """Makes urllib open connections that `set()` cuts. Process-wide (for `clipbot run`):
+        slack_sdk's Web API and response_url calls go through urllib's installed opener."""
+        adopt = self._adopt
+
+        class Connection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                adopt(self.sock)
+
+        class TlsConnection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                adopt(self.sock)
+
+        class Http(urllib.request.HTTPHandler):
+            def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(Connection, req)
+
+        class Https(urllib.request.HTTPSHandler):
+            def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(TlsConnection, req, context=self._context)  # type: ignore[attr-defined]
+
+        urllib.request.install_opener(urllib.request.build_opener(Http, Https))
+
+    def _adopt(self, sock: socket.socket) -> None:
+        """Remembers a connection's socket for `set()` to cut (at once if already stopping)."""
         with self._lock:
             self._sockets.add(sock)
             late = self._event.is_set()

@@ -73,7 +73,27 @@ class TestStopOnTime:
             bot.proc.terminate()
         assert bot.wait(timeout=STOP_LIMIT_S) == 0, bot.stderr
         assert "poll: stopped before it finished" in bot.stderr
-        assert bot.stderr.rstrip().endswith("stopped"), bot.stderr
+        assert "level=INFO logger=clipbot.runner stopped" in bot.stderr, bot.stderr
+
+    def test_sigterm_during_a_slack_stall(
+        self, run_env: dict[str, str], rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+    ) -> None:
+        """Slack never answers the card's chat.postMessage; SIGTERM still ends the process
+        cleanly (exit 0) within 10 s, and the card is left in doubt for the next start."""
+        subscribe(tmp_path)
+        slack.fail("chat.postMessage", *[Reply(delay=3600)] * 5)
+        bot = Process(["run"], run_env, tmp_path)
+        try:
+            assert eventually(lambda: "clipbot is running" in bot.stderr, timeout=30), bot.stderr
+            rhombus.add(clip("NEW", int(time.time() * 1000), title="Back gate"))
+            assert eventually(lambda: slack.called("chat.postMessage"), timeout=30), bot.stderr
+        finally:
+            bot.proc.terminate()
+        assert bot.wait(timeout=STOP_LIMIT_S) == 0, bot.stderr
+        assert "level=INFO logger=clipbot.runner stopped" in bot.stderr
+        store = SqliteStore(str(tmp_path / "clipbot.db"))
+        assert [c.clip.uuid for c in store.in_doubt()] == ["NEW"]
+        store.close()
 
     def test_sigint_during_the_start_up_check(
         self, run_env: dict[str, str], rhombus: FakeRhombus, tmp_path: Path
