@@ -116,7 +116,8 @@ def register(app: App, store: Store, guests: Guests, now_ms: Callable[[], int]) 
         if refusal is None:
             next_()
             return resp
-        log.info("refused a %s from %s: %s", kind, user, refusal.split(":")[0])
+        why = "a guest" if refusal == GUEST_REFUSAL else "users.info failed"
+        log.info("refused a %s from %s: %s", kind, user, why)
         return _refuse(kind or "", refusal, body, user, client, respond)
 
     app.middleware(once)
