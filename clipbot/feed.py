@@ -7,20 +7,21 @@ holds. So:
 - the order is read off the first page (one that cannot tell is probed far in the future);
 - each next page is asked for so that it starts AT the last timestamp already read, under
   either bound: at that timestamp once the bound is known to be inclusive (proved by a page
-  holding a clip at exactly its pageTimestampMs, which an exclusive bound never does), one
-  millisecond before it until then. Clips sharing a timestamp across a page boundary are read
-  again and de-duplicated by uuid;
+  holding a clip, or a lastEvaluatedTimestampMs, at exactly its pageTimestampMs, which an
+  exclusive bound never gives), one millisecond before it until then. Clips sharing a
+  timestamp across a page boundary are read again and de-duplicated by uuid;
 - a full page holding only one timestamp cannot move the walk on: the next page starts one
   millisecond past it. Only the first `page_size` records of a timestamp are ever visible to
   a timestamp cursor, under either bound, so a group of more clips saved in the same
-  millisecond is read only that far (logged); with pages of 100 that means more than 100 clips
-  saved in one millisecond;
+  millisecond is read only that far (logged once); with pages of 100 that means more than 100
+  clips saved in one millisecond;
 - odd records (no usable uuid or createdAtMs) never move, stop or order a walk; a full page of
   nothing but odd records is passed using lastEvaluatedTimestampMs, and without it the walk
-  ends there (logged);
-- a page shorter than asked for is the end of the feed in that direction;
+  ends there (logged once);
+- a page shorter than asked for is the end of the feed in that direction (the API documents
+  maxPageSize as honoured up to 100);
 - every walk ends: each request moves the position on, and a third page in a row with nothing
-  new stops it (logged).
+  new stops it (logged once).
 """
 
 from __future__ import annotations
