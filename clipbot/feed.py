@@ -113,9 +113,10 @@ class Feed:
 
     def _get(self, at: int | None) -> Page:
         """One page; a clip at exactly `at` (or lastEvaluatedTimestampMs, the time of the last
-        record evaluated, equal to it) proves the bound inclusive (remembered)."""
+        record on a non-empty page, equal to it) proves the bound inclusive (remembered)."""
         page = self._fetch(at)
-        times = [c.created_at_ms for c in page.clips] + [page.next_ms]
+        # An empty page's lastEvaluatedTimestampMs may just echo the position asked for.
+        times = [c.created_at_ms for c in page.clips] + ([page.next_ms] if page.size else [])
         at_bound = at is not None and at in times
         if at_bound and not self._inclusive:
             self._inclusive = True

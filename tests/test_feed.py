@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -254,3 +255,18 @@ class TestWalkLimits:
             assert got == (["B"] if paging.order == "desc" else ["A"])
             assert "walk ended" in caplog.records[-1].getMessage()
         assert model.odd.count == 3
+
+    @pytest.mark.parametrize("order", ["desc", "asc"])
+    def test_an_echoed_position_proves_nothing(self, order: str) -> None:
+        """An exclusive server that answers an empty page with lastEvaluatedTimestampMs equal to
+        the position asked for is not taken for an inclusive one: ties are still read."""
+        records = [clip(f"T{i}", T0) for i in range(3)] + [clip("NEW", T0 + 5)]
+        model = Model(records, Paging(order, "exclusive", "absent", 2))  # type: ignore[arg-type]
+
+        def echoing(at: int | None) -> Page:
+            page = model.fetch(at)
+            return replace(page, next_ms=at) if not page.size else page
+
+        feed = Feed(echoing, 2, lambda: T0)
+        assert list(feed.recent(T0 - 10)) == []  # nothing there: an empty page, echoed
+        assert [c.uuid for c in feed.clips_since(T0)] == ["T0", "T1", "NEW"]
