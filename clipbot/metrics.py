@@ -183,14 +183,10 @@ class Figures:
 
     def lines(self) -> list[str]:
         """The figures as mrkdwn lines for /clips status and the App Home (which say which
-        replica polls in a line of their own)."""
+        replica polls, and how many odd records were skipped in all, in lines of their own)."""
         lines = []
         if self.feed_lag_s is not None:
             lines.append(f"Feed lag: {age(int(self.feed_lag_s * 1000))} since the newest clip read")
-        if self.skipped_records:
-            lines.append(
-                f"Odd feed records skipped: {self.skipped_records} (no uuid or createdAtMs)"
-            )
         for what, counts in (("Slack", self.slack_errors), ("Rhombus", self.rhombus_errors)):
             if counts:
                 shown = ", ".join(f"{label} ×{n}" for label, n in sorted(counts.items()))

@@ -247,6 +247,11 @@ def health_lines(
         lines.append(f"Odd feed records skipped in all: {health.skipped_records}")
     for sub in health.broken:
         lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
+    for sub in health.refusing:
+        lines.append(
+            f":warning: <#{sub.channel_id}>: Slack refused its cards in the last"
+            f" {sub.failures} poll{_s(sub.failures)}"
+        )
     for sub in flagged or ():
         lines.append(f":warning: <#{sub.channel_id}>: {flag_line(sub)}")
     return lines

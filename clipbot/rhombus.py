@@ -23,8 +23,25 @@ MAX_ATTEMPTS = 4  # transient failures (5xx, timeouts, connection errors) before
 MAX_THROTTLED = 6  # 429 answers in a row before giving up
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
+# Rhombus limits requests with a token bucket per organisation, shared by all of its keys; its
+# refill is about one request a second (bursts of about ten). See the API notes on rate limits.
+ORG_REFILL_PER_S = 1.0
 # An unknown camera or user (deleted, say) fetches its whole list again at most this often.
 LIST_REFRESH_S = 600
+
+
+def poll_budget_note(poll_seconds: int) -> str | None:
+    """For polls faster than every 5 s: how much of the organisation's Rhombus rate budget the
+    feed polling alone takes (an idle cycle is one getSavedClipsV2 call); None otherwise."""
+    if poll_seconds >= 5:
+        return None
+    share = 100 / (poll_seconds * ORG_REFILL_PER_S)
+    return (
+        f"CLIPBOT_POLL_SECONDS={poll_seconds}: idle polling alone makes one Rhombus request every"
+        f" {poll_seconds}s, about {share:.0f}% of the organisation's rate budget (about"
+        f" {ORG_REFILL_PER_S:g} request/s, shared by all its API keys); cycles with new clips"
+        " make more, and other tools using the same organisation may be throttled"
+    )
 
 
 class RhombusError(Exception):

@@ -21,7 +21,7 @@ from clipbot.leader import Leadership
 from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
-from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError
+from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError, poll_budget_note
 from clipbot.slack.app import Deps, build_app
 from clipbot.slack.http import slack_wsgi
 from clipbot.stopping import Busy, ListenerPool, Stop, Stopped, abandon
@@ -175,6 +175,8 @@ def _credentials_problem(parts: Parts) -> str | None:
 def _serve(parts: Parts, stop: Stop) -> int:
     settings = parts.settings
     parts.store.record_start(int(time.time() * 1000))  # healthy while the first poll is due
+    if note := poll_budget_note(settings.poll_seconds):
+        log.warning(note)
     deps = Deps(
         store=parts.store,
         rhombus=parts.rhombus,

@@ -139,6 +139,8 @@ class Health:
     posted_since: int
     posted_total: int
     broken: tuple[Subscription, ...]
+    # Channels not broken (yet) whose posts Slack refused in the last cycles (`failures`).
+    refusing: tuple[Subscription, ...] = ()
 
     @property
     def failing(self) -> bool:

@@ -381,6 +381,18 @@ class TestStatusAndHome:
             "This replica: leader",
         ]
 
+    def test_status_names_a_refusing_channel(self, bot: Bot, world: World) -> None:
+        """A channel whose posts Slack refused, not broken yet, is named with the count."""
+        world.subscribe("C1")
+        world.subscribe("CREF")
+        world.slack.channel("CREF", error="restricted_action")
+        world.rhombus.add(clip("A", T0 + 1000))
+        world.poller.poll_once()
+        bot.command("status")
+        lines = bot.next_response()["text"].splitlines()
+        assert ":warning: <#CREF>: Slack refused its cards in the last 1 poll" in lines
+        assert [line for line in lines if "<#C1>" in line] == []
+
     def test_status_names_the_replicas_part(
         self, bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
     ) -> None:

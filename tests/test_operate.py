@@ -164,7 +164,12 @@ class TestHealthAndMetrics:
         posted, Rhombus fails a cycle and Slack refuses a post; readiness follows Slack."""
         subscribe(tmp_path)
         port = free_port()
-        env = {**run_env, "CLIPBOT_METRICS_PORT": str(port), "CLIPBOT_LOG_FORMAT": "json"}
+        env = {
+            **run_env,
+            "CLIPBOT_METRICS_PORT": str(port),
+            "CLIPBOT_LOG_FORMAT": "json",
+            "CLIPBOT_POLL_SECONDS": "2",
+        }
         bot = Process(["run"], env, tmp_path)
         site = Endpoints(port)
         try:
@@ -256,6 +261,8 @@ class TestHealthAndMetrics:
             line for line in lines if line["level"] not in ("DEBUG", "INFO", "WARNING", "ERROR")
         ] == []
         assert [s for s in SECRETS if s in bot.stderr] == []
+        budget = [line for line in lines if line["message"].startswith("CLIPBOT_POLL_SECONDS=2:")]
+        assert [line["level"] for line in budget] == ["WARNING"]
 
     def test_metrics_port_in_use(self, run_env: dict[str, str], tmp_path: Path) -> None:
         """A metrics port that cannot be served is bad configuration: exit 2, naming it."""

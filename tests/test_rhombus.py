@@ -18,6 +18,7 @@ from clipbot.rhombus import (
     RhombusClient,
     RhombusError,
     RhombusUnavailable,
+    poll_budget_note,
 )
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -445,3 +446,15 @@ class TestMedia:
         client = make_client(rhombus)
         assert client.thumbnail(Clip("GONE", thumbnail_region="us-west-2")) is None
         assert client.thumbnail(Clip("NOWHERE")) is None
+
+
+class TestPollBudget:
+    def test_fast_polls_say_their_share_of_the_rate_budget(self) -> None:
+        """Below 5 s the note says how much of the organisation's budget polling takes."""
+        assert poll_budget_note(5) is None
+        assert poll_budget_note(2) == (
+            "CLIPBOT_POLL_SECONDS=2: idle polling alone makes one Rhombus request every 2s, about"
+            " 50% of the organisation's rate budget (about 1 request/s, shared by all its API"
+            " keys); cycles with new clips make more, and other tools using the same organisation"
+            " may be throttled"
+        )

@@ -217,6 +217,7 @@ class SqlStore(
         with self._db.reading() as db:
             row = db.one("SELECT * FROM health WHERE id = 1")
         assert row is not None  # the first migration inserts it
+        subs = self.subscriptions()
         return Health(
             last_outcome=PollOutcome(row["last_outcome"]) if row["last_outcome"] else None,
             consecutive_failures=row["consecutive_failures"],
@@ -227,7 +228,8 @@ class SqlStore(
             skipped_records=row["skipped_records"],
             posted_since=self.posted_since(posted_since_ms),
             posted_total=self.posted_since(0),
-            broken=tuple(s for s in self.subscriptions() if s.broken),
+            broken=tuple(s for s in subs if s.broken),
+            refusing=tuple(s for s in subs if s.failures and not s.broken),
         )
 
 
