@@ -31,7 +31,6 @@ from clipbot.video import VideoDesk
 
 log = logging.getLogger(__name__)
 
-REMIND_EVERY_S = 60
 SUMMARY_EVERY_S = 30  # how often the summary job looks whether a summary is due
 
 
@@ -264,7 +263,7 @@ def _jobs(parts: Parts) -> dict[str, jobs.Every]:
                     now_ms=lambda: int(time.time() * 1000),
                 )
             ),
-            REMIND_EVERY_S,
+            settings.poll_seconds,  # so a reminder is at most one poll interval late
         )
     if settings.summary_at is not None:
         daily = DailySummary(

@@ -136,23 +136,28 @@ def press(
 def remind_unclaimed(
     store: Store, poster: SlackPoster, *, minutes: int, now_ms: Callable[[], int]
 ) -> int:
-    """One thread reply for each card left unclaimed `minutes` long; how many were sent."""
+    """One thread reply for each card left unclaimed `minutes` long; how many were sent. A card
+    is marked reminded only once Slack has the reminder: one Slack refused is tried again on
+    the next run, one in doubt once `delivery.settle` has found or re-sent it."""
     if minutes <= 0:
         return 0
-    due = store.reminders_due(now_ms() - minutes * 60_000)
     sent = 0
-    for card in due:
-        if not store.mark_reminded(card) or card.ts is None:
+    for card in store.reminders_due(now_ms() - minutes * 60_000):
+        if card.ts is None:
             continue
         sub = store.subscription(card.channel_id)
         who = f"<@{sub.created_by}>, can" if sub else "Can"
-        sent += delivery.reply(
+        key = f"remind:{card.channel_id}:{card.clip.uuid}"
+        posted = delivery.reply(
             store,
             poster,
             channel=card.channel_id,
             thread_ts=card.ts,
-            key=f"remind:{card.channel_id}:{card.clip.uuid}",
+            key=key,
             text=f":bell: Still unclaimed after {minutes} minutes. {who} someone take a look?",
             at_ms=now_ms(),
         )
+        if posted or store.reply_posted(key):
+            store.mark_reminded(card)
+        sent += posted
     return sent

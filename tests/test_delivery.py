@@ -121,6 +121,8 @@ class TestLostThreadReplies:
         assert sent == 0
         world.poller.poll_once()
         assert [t[:40] for t in replies_in(world)] == [":bell: Still unclaimed after 30 minutes."]
+        triage.remind_unclaimed(world.store, world.poster, minutes=30, now_ms=lambda: world.now[0])
+        assert world.store.reminders_due(world.now[0]) == []  # settled: now recorded as sent
 
     def test_share_link_once(self, triaged: World) -> None:
         """A share-link line whose answer was lost appears once."""

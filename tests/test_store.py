@@ -408,7 +408,9 @@ def test_thread_replies(store: Store) -> None:
     other = ThreadReply("remind:C1:A", "C1", "1.000100", "ping", 8)
     store.reserve_reply(other)
     assert store.replies_in_doubt() == [line, other]
+    assert store.reply_posted(line.key) is False
     store.confirm_reply(line.key, "1.000200")
+    assert (store.reply_posted(line.key), store.reply_posted("never")) == (True, False)
     store.release_reply(line.key)  # confirmed: stays
     store.release_reply(other.key)
     assert (store.replies_in_doubt(), store.reserve_reply(line), store.reserve_reply(other)) == (

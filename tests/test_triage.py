@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from clipbot import triage
+from clipbot.config import Settings
+from clipbot.runner import _jobs, build_parts
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -295,6 +297,30 @@ class TestReminder:
         assert thread(world) == [
             ":bell: Still unclaimed after 30 minutes. <@UADMIN>, can someone take a look?"
         ]
+
+    def test_refused_reminder_is_tried_again(self, bot: Bot, world: World) -> None:
+        """A reminder Slack refuses is not recorded as sent: the next run sends it, once."""
+        world.now[0] += 31 * 60_000
+        world.slack.fail("chat.postMessage", Reply.json({"ok": False, "error": "internal_error"}))
+        remind = lambda: triage.remind_unclaimed(  # noqa: E731
+            world.store, world.poster, minutes=30, now_ms=lambda: world.now[0]
+        )
+        assert (remind(), remind(), remind()) == (0, 1, 0)
+        assert thread(world) == [
+            ":bell: Still unclaimed after 30 minutes. <@UADMIN>, can someone take a look?"
+        ]
+
+    def test_runs_every_poll_interval(self, env: dict[str, str]) -> None:
+        """The reminder job runs as often as the poll, so a reminder is at most one poll
+        interval late (not a fixed minute on top)."""
+        settings = Settings.from_env(
+            {**env, "CLIPBOT_POLL_SECONDS": "5", "CLIPBOT_REMIND_MINUTES": "1"}
+        )
+        parts = build_parts(settings)
+        try:
+            assert _jobs(parts)["remind"].seconds == 5
+        finally:
+            parts.close()
 
     def test_claimed_never_reminded(self, bot: Bot, world: World) -> None:
         """A claimed clip gets no reminder."""

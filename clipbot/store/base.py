@@ -181,6 +181,10 @@ class Store(Protocol):
         """Records the `ts` of a reply known to be posted."""
         ...
 
+    def reply_posted(self, key: str) -> bool:
+        """Whether the reply with this key is known to be in Slack (confirmed with its ts)."""
+        ...
+
     def release_reply(self, key: str) -> None:
         """Forgets a reply that was certainly not posted."""
         ...

@@ -27,6 +27,12 @@ class ReplyQueries:
         with self._db.transaction() as db:
             db.run("UPDATE replies SET ts = ? WHERE key = ?", (ts, key))
 
+    def reply_posted(self, key: str) -> bool:
+        """Whether the reply with this key is known to be in Slack (confirmed with its ts)."""
+        with self._db.reading() as db:
+            row = db.one("SELECT ts FROM replies WHERE key = ?", (key,))
+        return row is not None and row["ts"] is not None
+
     def release_reply(self, key: str) -> None:
         """Forgets a reply that was certainly not posted."""
         with self._db.transaction() as db:
