@@ -56,6 +56,20 @@ def subscribe(tmp_path: Path, channel: str = "C1") -> None:
     store.close()
 
 
+class TestStart:
+    def test_a_file_that_is_not_a_database(self, run_env: dict[str, str], tmp_path: Path) -> None:
+        """A database that cannot be opened is bad configuration: exit 2 naming the setting, and
+        no traceback."""
+        (tmp_path / "clipbot.db").write_text("not a database " * 200)
+        bot = Process(["run"], run_env, tmp_path)
+        assert bot.wait(timeout=30) == 2
+        assert bot.stderr == (
+            "clipbot: invalid configuration:\n"
+            f"  - CLIPBOT_DATABASE_URL: cannot open the SQLite database {tmp_path}/clipbot.db:"
+            " not a SQLite database\n"
+        )
+
+
 class TestStopOnTime:
     def test_sigterm_during_a_rhombus_stall_in_a_cycle(
         self, run_env: dict[str, str], rhombus: FakeRhombus, tmp_path: Path
