@@ -235,6 +235,41 @@ class RateLimitRetry(RetryHandler):
         state.increment_current_attempt()
 
 
+class UntilStop(RetryHandler):
+    """Another slack_sdk retry handler's decisions, given up once stopping, with its backoff
+    waited on the stop rather than slept."""
+
+    def __init__(self, inner: RetryHandler, stop: Stop) -> None:
+        super().__init__(
+            max_retry_count=inner.max_retry_count, interval_calculator=inner.interval_calculator
+        )
+        self._inner, self._stop = inner, stop
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if self._stop.is_set():
+            return False
+        return self._inner._can_retry(state=state, request=request, response=response, error=error)
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        delay = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
+        state.next_attempt_requested = not self._stop.wait(delay)
+        state.increment_current_attempt()
+
+
 def _cut(sock: socket.socket) -> None:
     # shutdown() (unlike close()) wakes a thread blocked reading the socket.
     with contextlib.suppress(OSError):

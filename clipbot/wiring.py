@@ -20,7 +20,7 @@ from clipbot.config import Settings
 from clipbot.metrics import ObservedWebClient
 from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusAuth, RhombusClient
-from clipbot.stopping import RateLimitRetry, Stop
+from clipbot.stopping import RateLimitRetry, Stop, UntilStop
 from clipbot.store import Store
 from clipbot.video import MB, VideoDesk
 
@@ -100,7 +100,8 @@ def slack_retry_handlers(stop: Stop | None = None) -> list[RetryHandler]:
         if stop
         else RateLimitErrorRetryHandler(max_retry_count=5)
     )
-    return [ResendableConnectionErrorRetryHandler(max_retry_count=2), rate_limit]
+    connection: RetryHandler = ResendableConnectionErrorRetryHandler(max_retry_count=2)
+    return [UntilStop(connection, stop) if stop else connection, rate_limit]
 
 
 def slack_client(

@@ -9,10 +9,12 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
 from clipbot.config import Secret
 from clipbot.rhombus import RhombusAuth, RhombusClient, RhombusUnavailable
-from clipbot.stopping import Busy, ListenerPool, RateLimitRetry, Stop, Stopped
+from clipbot.stopping import Busy, ListenerPool, RateLimitRetry, Stop, Stopped, UntilStop
 from tests.fakes.rhombus import API_KEY, FakeRhombus
 from tests.fakes.server import Reply
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
@@ -111,6 +113,33 @@ class TestSlackRetryAfter:
             web.chat_postMessage(channel="C1", text="hi")
         assert caught.value.response["error"] == "ratelimited"
         assert len(slack.called("chat.postMessage")) == 1
+
+    def test_connection_retry_backoff_wakes_on_stop(self) -> None:
+        """A connection retry's backoff (here 600 s) is waited on the stop: stopping ends it and
+        the call fails at once instead of trying again."""
+        inner = ConnectionErrorRetryHandler(
+            max_retry_count=3, interval_calculator=FixedValueRetryIntervalCalculator(600)
+        )
+        stop = Stop()
+        web = WebClient(
+            token=BOT_TOKEN,
+            base_url="http://127.0.0.1:9/api/",
+            retry_handlers=[UntilStop(inner, stop)],
+        )
+        errors: list[Exception] = []
+
+        def call() -> None:
+            try:
+                web.conversations_history(channel="C1")
+            except Exception as exc:
+                errors.append(exc)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        later(0.3, stop.set)
+        caller.join(timeout=10)
+        assert not caller.is_alive()
+        assert [type(e).__name__ for e in errors] == ["URLError"]
 
 
 class TestBusy:
