@@ -70,7 +70,7 @@ def plan(
 ) -> Plan:
     """What each subscribed channel gets from `clips` (oldest first): the clips it wants, that
     its quiet hours (read in `zone`) let through and no mute holds back, and that it does not
-    have yet (`posted`: channel → clip uuids it has, or may have). More than
+    have yet (`posted`: channel → clip uuids it has, may have, or held back). More than
     `digest_threshold` of them go as one digest. Held clips are returned to be counted."""
     result = Plan()
     mutes = list(mutes)

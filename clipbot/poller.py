@@ -154,12 +154,16 @@ class Poller:
             self.store.advance(newest)
 
     def _posted(self, subs: list[Subscription], clips: list[Clip]) -> dict[str, set[str]]:
+        """Channel → the clips it has, may have, or had held back by a mute (held stays held,
+        even when an unmute later ends the mute before the clip's createdAtMs)."""
         uuids = [c.uuid for c in clips]
-        return (
-            {s.channel_id: self.store.posted_uuids(s.channel_id, uuids) for s in subs}
-            if uuids
-            else {}
-        )
+        if not uuids:
+            return {}
+        return {
+            s.channel_id: self.store.posted_uuids(s.channel_id, uuids)
+            | self.store.held_back(s.channel_id, uuids)
+            for s in subs
+        }
 
     def _held(self, outcomes: list[ChannelOutcome]) -> dict[str, int]:
         """Channel → createdAtMs of its earliest clip not delivered: failed, or in doubt."""

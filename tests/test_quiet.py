@@ -280,6 +280,17 @@ class TestCycle:
         world.poller.poll_once()
         assert world.posted_uuids("C1") == ["NEXT"]
 
+    def test_held_stays_held_when_the_unmute_lands_on_it(self, world: World) -> None:
+        """An unmute at the very millisecond a held clip was saved (or before a clip from a
+        clock running ahead) ends the mute before it; read again, it is still not posted."""
+        world.subscribe("C1")
+        mute = world.store.mute("C1", "dock", T0 + 10, T0 + 86_400_000, "U1")
+        world.rhombus.add(clip("EDGE", T0 + 50, cameras=DOCK))
+        world.poller.poll_once()
+        world.store.unmute("C1", None, T0 + 50)
+        world.poller.poll_once()
+        assert (world.posted_uuids("C1"), world.store.held_count(mute.id)) == ([], 1)
+
     def test_other_channels_unaffected(self, world: World) -> None:
         """A mute is per channel: the same camera still reaches another channel."""
         world.subscribe("C1")

@@ -296,6 +296,8 @@ def test_mutes(store: Store) -> None:
     store.hold([(first.id, "A", 150), (first.id, "B", 160)])
     store.hold([(first.id, "A", 150)])
     assert (store.held_count(first.id), store.held_count(door.id)) == (2, 0)
+    assert store.held_back("C1", ["A", "C"]) == {"A"}
+    assert (store.held_back("C2", ["A"]), store.held_back("C1", [])) == (set(), set())
     assert store.unmute("C1", "Dock", 300) == [replace(again, until_ms=300)]
     assert store.mutes(300) == [door]
     assert store.mutes(0, channel_id="C2") == []

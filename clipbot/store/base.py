@@ -273,6 +273,10 @@ class Store(Protocol):
         """Notes clips held back: (mute id, clip uuid, createdAtMs), each counted once."""
         ...
 
+    def held_back(self, channel_id: str, clip_uuids: list[str]) -> set[str]:
+        """Which of these clips a mute of the channel held back (they stay held)."""
+        ...
+
     def held_count(self, mute_id: int) -> int:
         """How many clips the mute held back."""
         ...

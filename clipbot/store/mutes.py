@@ -60,6 +60,19 @@ class MuteQueries:
                 held,
             )
 
+    def held_back(self, channel_id: str, clip_uuids: list[str]) -> set[str]:
+        """Which of these clips a mute of the channel held back: they stay held, whatever
+        later becomes of the mute."""
+        if not clip_uuids:
+            return set()
+        with self._db.reading() as db:
+            rows = db.all(
+                "SELECT h.clip_uuid FROM held h JOIN mutes m ON m.id = h.mute_id"
+                f" WHERE m.channel_id = ? AND h.clip_uuid IN ({','.join('?' * len(clip_uuids))})",
+                (channel_id, *clip_uuids),
+            )
+        return {row["clip_uuid"] for row in rows}
+
     def held_count(self, mute_id: int) -> int:
         """How many clips the mute held back."""
         with self._db.reading() as db:
