@@ -77,8 +77,9 @@ def plan(
     for sub in subs:
         wanted = [c for c in clips if wants(sub, c, camera_names.get(c.uuid, ()))]
         keep, held = sift(sub.channel_id, sub.schedule, wanted, camera_names, zone, mutes)
-        result.held.extend(held)
         have = posted.get(sub.channel_id, set())
+        # A clip the channel already has stays there, even if a mute begun since covers it.
+        result.held.extend((mute, clip) for mute, clip in held if clip.uuid not in have)
         todo = tuple(c for c in keep if c.uuid not in have)
         if todo:
             result.batches.append(Batch(sub.channel_id, todo, digest=len(todo) > digest_threshold))

@@ -82,7 +82,7 @@ class QuietPlanning(RuleBasedStateMachine):
             [self.sub],
             read,
             self.names,
-            {"C1": set(self.delivered)},
+            {"C1": set(self.delivered) | self.held},  # as the poller reads them from the store
             5,
             zone=BERLIN,
             mutes=self.mutes,
@@ -138,5 +138,5 @@ class QuietPlanning(RuleBasedStateMachine):
                 assert self.judge(clip) == first, clip
 
 
-QuietPlanning.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+QuietPlanning.TestCase.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
 test_quiet_planning = QuietPlanning.TestCase

@@ -291,6 +291,16 @@ class TestCycle:
         world.poller.poll_once()
         assert (world.posted_uuids("C1"), world.store.held_count(mute.id)) == ([], 1)
 
+    def test_posted_clip_not_counted_by_a_later_mute(self, world: World) -> None:
+        """A mute that begins at the very millisecond of a clip already posted does not count
+        it as held when the clip is read again."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("POSTED", T0 + 50, cameras=DOCK))
+        world.poller.poll_once()
+        mute = world.store.mute("C1", "dock", T0 + 50, T0 + 86_400_000, "U1")
+        world.poller.poll_once()
+        assert (world.posted_uuids("C1"), world.store.held_count(mute.id)) == (["POSTED"], 0)
+
     def test_other_channels_unaffected(self, world: World) -> None:
         """A mute is per channel: the same camera still reaches another channel."""
         world.subscribe("C1")
