@@ -30,6 +30,7 @@ BROKEN_AFTER = 5
 SLACK_TROUBLE = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+REDRAW_TRIES = 5  # draws of one card in a row while others keep changing it
 # Failures after which nobody knows whether Slack acted: the message is in doubt.
 IN_DOUBT = (SlackClientError, OSError)
 
@@ -266,19 +267,32 @@ def redraw(
 ) -> bool:
     """Edits a card to show what the store holds now (the one way cards are redrawn).
 
+    Edits of one card are serialised in this process, and each is checked against the store
+    afterwards (`Store.mark_shown`): when the card changed meanwhile, or another replica's newer
+    picture landed first and this edit overwrote it, the card is drawn again from the store.
+
     `share` False leaves the Share link button out (CLIPBOT_SHARE=off); `video_max_bytes`: see
     blocks.clip_card.
 
     False when the edit failed or its thumbnail had to be left out, so it is worth another try.
     """
-    card = store.card(clip_uuid, channel)
-    if card is None or card.ts is None or card.kind is not CardKind.CARD:
-        return True
-    try:
-        message = blocks.clip_card(card, console_url, share=share, video_max_bytes=video_max_bytes)
-        shown = poster.update(channel, card.ts, message)
-    except (SlackApiError, *IN_DOUBT) as exc:
-        log.warning("could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc))
-        return False
-    store.set_thumbnail_pending(card, not shown)
-    return shown
+    with poster.card_lock(clip_uuid, channel):
+        for _ in range(REDRAW_TRIES):
+            card = store.card(clip_uuid, channel)
+            if card is None or card.ts is None or card.kind is not CardKind.CARD:
+                return True
+            try:
+                message = blocks.clip_card(
+                    card, console_url, share=share, video_max_bytes=video_max_bytes
+                )
+                shown = poster.update(channel, card.ts, message)
+            except (SlackApiError, *IN_DOUBT) as exc:
+                log.warning(
+                    "could not edit the card of %s in %s: %s", clip_uuid, channel, slack_error(exc)
+                )
+                return False
+            store.set_thumbnail_pending(card, not shown)
+            if store.mark_shown(card):
+                return shown
+    log.warning("the card of %s in %s kept changing while it was redrawn", clip_uuid, channel)
+    return False

@@ -80,6 +80,7 @@ class SlackPoster:
         self._monotonic = monotonic
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._card_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any] | None = None) -> Sent:
         """Posts `message`. A card whose thumbnail Slack refuses (a file still being processed)
@@ -103,6 +104,11 @@ class SlackPoster:
                 raise ChannelBroken(channel, slack_error(exc)) from None
             raise
         return str(response["ts"])
+
+    def card_lock(self, clip_uuid: str, channel: str) -> threading.Lock:
+        """The lock that serialises this process's edits of one card (see delivery.redraw)."""
+        with self._lock:
+            return self._card_locks.setdefault((clip_uuid, channel), threading.Lock())
 
     def update(self, channel: str, ts: str, message: Message) -> bool:
         """Edits a message the bot posted, in place; False when its image had to be left out."""

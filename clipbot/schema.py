@@ -166,4 +166,10 @@ MIGRATIONS = (
         created_at_ms INTEGER NOT NULL
     );
     """,
+    # 11: each change to what a card shows bumps `rev`; `shown_rev` is the newest rev known to
+    # be in Slack, so a redraw that raced another (on any replica) draws again.
+    """
+    ALTER TABLE cards ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cards ADD COLUMN shown_rev INTEGER NOT NULL DEFAULT 0;
+    """,
 )

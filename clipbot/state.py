@@ -86,6 +86,7 @@ class Card:
     owner: str | None = None
     note: str | None = None
     version: int = 0
+    rev: int = 0  # bumped by every change to what the card shows (see Store.mark_shown)
     reminded: bool = False
 
 

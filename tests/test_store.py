@@ -543,3 +543,22 @@ def test_first_delivery(store: Store) -> None:
     assert store.first_delivery("k1", 11, forget_before_ms=0) is False
     assert store.first_delivery("k2", 20, forget_before_ms=15) is True
     assert store.first_delivery("k1", 21, forget_before_ms=15) is True
+
+
+def test_mark_shown(store: Store) -> None:
+    """A picture of a card counts as shown only while it is the newest: a change since it was
+    read, or a newer picture shown first, says to draw again."""
+    store.reserve([CARD])
+    store.confirm("C1", ["A"], "1.000001")
+    read = store.card("A", "C1")
+    assert read is not None and read.rev == 0
+    moved = store.transition(read, state=CLAIMED, user="U2", at_ms=5, action="claim", note=None)
+    assert moved is not None and moved.rev == 1
+    assert store.mark_shown(read) is False  # changed since it was read
+    assert store.mark_shown(moved) is True
+    assert store.mark_shown(moved) is True  # the same picture twice is fine
+    store.refresh(replace(moved, thumbnail_file_id="F1"))
+    newer = store.card("A", "C1")
+    assert newer is not None and newer.rev == 2
+    assert store.mark_shown(newer) is True
+    assert store.mark_shown(moved) is False  # older than what Slack shows

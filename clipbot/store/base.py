@@ -153,6 +153,11 @@ class Store(Protocol):
         """The card's stored presses, oldest first."""
         ...
 
+    def mark_shown(self, card: Card) -> bool:
+        """Records that Slack shows `card` (its `rev`); False when that picture is already out
+        of date (the card changed since it was read, or a newer one was shown first)."""
+        ...
+
     def reminders_due(self, posted_before_ms: int) -> list[Card]:
         """Open cards posted before `posted_before_ms` that have had no reminder yet."""
         ...

@@ -148,8 +148,8 @@ class CardQueries:
         """Stores a card's newer clip facts and thumbnail."""
         with self._db.transaction() as db:
             db.run(
-                "UPDATE cards SET clip = ?, camera_names = ?, thumbnail_file_id = ?"
-                " WHERE clip_uuid = ? AND channel_id = ?",
+                "UPDATE cards SET clip = ?, camera_names = ?, thumbnail_file_id = ?,"
+                " rev = rev + 1 WHERE clip_uuid = ? AND channel_id = ?",
                 (
                     clip_to_text(card.clip),
                     names_to_text(card.camera_names),
@@ -207,7 +207,8 @@ class CardQueries:
         with self._db.transaction() as db:
             changed = db.run(
                 "UPDATE cards SET state = ?, state_by = ?, state_at_ms = ?, owner = ?, note = ?,"
-                " version = version + 1 WHERE clip_uuid = ? AND channel_id = ? AND version = ?",
+                " version = version + 1, rev = rev + 1"
+                " WHERE clip_uuid = ? AND channel_id = ? AND version = ?",
                 (
                     state.value,
                     user,
@@ -243,6 +244,7 @@ class CardQueries:
             owner=owner,
             note=note,
             version=card.version + 1,
+            rev=card.rev + 1,
         )
 
     def events(self, clip_uuid: str, channel_id: str) -> list[TriageEvent]:
@@ -294,5 +296,6 @@ def _card(row: Row) -> Card:
         owner=row["owner"],
         note=row["note"],
         version=row["version"],
+        rev=row["rev"],
         reminded=bool(row["reminded"]),
     )

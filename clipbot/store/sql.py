@@ -18,6 +18,7 @@ from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
 from clipbot.store.liveness import LivenessQueries
 from clipbot.store.mutes import MuteQueries
+from clipbot.store.redraws import RedrawQueries
 from clipbot.store.replies import ReplyQueries
 from clipbot.store.summaries import SummaryQueries
 from clipbot.store.videos import VideoQueries
@@ -37,6 +38,7 @@ class SqlStore(
     VideoQueries,
     LivenessQueries,
     MuteQueries,
+    RedrawQueries,
 ):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 

@@ -1,0 +1,101 @@
+"""Card edits that race settle on what the store holds, in one process and across replicas."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from clipbot import delivery, triage
+from clipbot.blocks import Message
+from clipbot.notify import SlackPoster
+from clipbot.state import Card
+from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.slack import FakeSlack
+from tests.world import CONSOLE, T0, World
+
+
+@pytest.fixture
+def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+    w = World(rhombus, slack, tmp_path / "clipbot.db")
+    w.subscribe("C1")
+    w.rhombus.add(clip("A", T0 + 1, title="Gate left open"))
+    w.poller.poll_once()
+    yield w
+    w.close()
+
+
+class Interrupted(SlackPoster):
+    """A poster whose first edit pauses after the card was drawn and before Slack has it, for
+    `meanwhile` to run: the moment a racing press falls into."""
+
+    def __init__(self, world: World, meanwhile: Callable[[], None]) -> None:
+        super().__init__(world.web, pace_seconds=0)
+        self._meanwhile: Callable[[], None] | None = meanwhile
+
+    def update(self, channel: str, ts: str, message: Message) -> bool:
+        if self._meanwhile is not None:
+            run, self._meanwhile = self._meanwhile, None
+            run()
+        return super().update(channel, ts, message)
+
+
+def shown_state(world: World) -> str:
+    (message,) = world.slack.posts("C1")
+    context = next(b for b in message.blocks or [] if b["type"] == "context")
+    return str(context["elements"][0]["text"]).split(" · ")[0]
+
+
+def claim(world: World, poster: SlackPoster) -> None:
+    card = world.store.card("A", "C1")
+    assert card is not None
+    triage.press(
+        world.store,
+        poster,
+        card,
+        triage.CLAIM,
+        "U2",
+        seen_version=card.version,
+        note=None,
+        at_ms=world.now[0],
+        console_url=CONSOLE,
+    )
+
+
+def stored(world: World) -> Card:
+    card = world.store.card("A", "C1")
+    assert card is not None
+    return card
+
+
+class TestEditRaces:
+    def test_across_replicas(self, world: World) -> None:
+        """Replica A draws the card, replica B's Claim lands in Slack before A's older picture:
+        A sees that in the store and draws again, so the card ends up showing the claim."""
+        replica_a = Interrupted(world, lambda: claim(world, world.poster))
+        assert delivery.redraw(world.store, replica_a, "A", "C1", CONSOLE) is True
+        assert stored(world).state.value == "claimed"
+        assert shown_state(world) == "Claimed by <@U2>"
+        assert len(world.slack.called("chat.update")) == 3  # B's, A's stale one, A's again
+
+    def test_in_one_process(self, world: World) -> None:
+        """A press during a redraw in the same process waits for it, then both show the claim;
+        the stale picture never stays."""
+        done = threading.Event()
+
+        def press_meanwhile() -> None:
+            def run() -> None:
+                claim(world, poster)
+                done.set()
+
+            threading.Thread(target=run, daemon=True).start()
+            # The press stores the claim at once; its edit waits for this redraw's lock (so
+            # this wait runs out), where without the lock it would land first.
+            done.wait(timeout=1.0)
+
+        poster = Interrupted(world, press_meanwhile)
+        delivery.redraw(world.store, poster, "A", "C1", CONSOLE)
+        assert done.wait(timeout=10)
+        assert shown_state(world) == "Claimed by <@U2>"
