@@ -9,6 +9,7 @@ it skipped.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from typing import NamedTuple
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from clipbot import logs
 from clipbot.notify import slack_error
 from clipbot.rhombus import RhombusError
 from clipbot.stopping import Busy, Stopped
@@ -88,10 +90,11 @@ def guarded(
     """`job` as a scheduler runs it: failures go to its `Streak`, the next run tries again, and
     a run longer than `every` seconds is reported once."""
     streak = Streak(name, monotonic)
+    runs = itertools.count(1)
 
     def run() -> None:
         started = monotonic()
-        with busy.task():
+        with busy.task(), logs.context(cycle=f"{name}-{next(runs)}"):
             _run_once(name, job, streak)
         took = monotonic() - started
         if took > every:

@@ -1,17 +1,23 @@
 """Logging set-up: key=value lines or JSON lines, with every secret masked whatever logged it.
 
-Structured fields travel with `extra=` (`log.info("posted", extra={"channel": "C1"})`): the text
-format appends them as `key=value`, the JSON format as members of the line's object.
+Structured fields travel with `extra=` (`log.info("posted", extra={"channel": "C1"})`), or for
+every line logged inside `with context(cycle="poll-7", channel="C1"):`. The text format appends
+them as `key=value`, the JSON format as members of the line's object.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
@@ -21,6 +27,41 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "taskName",
 }
+
+
+# Never mutated: each context() sets a new dict, so the shared default stays empty.
+_CONTEXT: ContextVar[dict[str, object]] = ContextVar("clipbot_log_context", default={})  # noqa: B039
+
+
+@contextlib.contextmanager
+def context(**more: object) -> Iterator[None]:
+    """Adds `more` as fields to every line this thread logs inside the block."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **more})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def carried(fn: Callable[P, T]) -> Callable[P, T]:
+    """`fn`, run in another thread (a pool's) with the caller's log context."""
+    here = _CONTEXT.get()
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with context(**here):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+class _ContextFields(logging.Filter):
+    """Puts the fields of the logging thread's `context()` on each record it logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _CONTEXT.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 def fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -113,6 +154,7 @@ def handler(
     out = logging.StreamHandler(stream or sys.stderr)
     inner = JsonFormatter() if fmt == "json" else TextFormatter()
     out.setFormatter(_Scrubbed(inner, redact))
+    out.addFilter(_ContextFields())
     out.addFilter(redact)
     return out
 

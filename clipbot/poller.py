@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 
-from clipbot import blocks, delivery, plan
+from clipbot import blocks, delivery, logs, plan
 from clipbot.access import Access
 from clipbot.delivery import ChannelOutcome
 from clipbot.notify import SlackPoster
@@ -137,11 +137,13 @@ class Poller:
             return
         self.store.hold((mute.id, clip.uuid, clip.created_at_ms) for mute, clip in planned.held)
         cards = self._enrich(batches, names)
+        by_channel = {s.channel_id: s for s in subs}
+
+        def deliver(channel_cards: list[Card]) -> ChannelOutcome:
+            return self._deliver(channel_cards, by_channel[channel_cards[0].channel_id])
+
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            by_channel = {s.channel_id: s for s in subs}
-            outcomes = list(
-                pool.map(lambda c: self._deliver(c, by_channel[c[0].channel_id]), cards)
-            )
+            outcomes = list(pool.map(logs.carried(deliver), cards))
         for outcome in outcomes:
             result.posted += outcome.posted
             result.digests += outcome.digests
@@ -181,16 +183,17 @@ class Poller:
         )
 
     def _deliver(self, cards: list[Card], sub: Subscription) -> ChannelOutcome:
-        return delivery.deliver(
-            self.store,
-            self.poster,
-            cards,
-            self.console_url,
-            lambda: not self.stopping.is_set() and self.leading(),
-            share=self.access.share_shown,
-            video_max_bytes=self.video_max_bytes,
-            notify=sub.notify,
-        )
+        with logs.context(channel=sub.channel_id):
+            return delivery.deliver(
+                self.store,
+                self.poster,
+                cards,
+                self.console_url,
+                lambda: not self.stopping.is_set() and self.leading(),
+                share=self.access.share_shown,
+                video_max_bytes=self.video_max_bytes,
+                notify=sub.notify,
+            )
 
     # -- enrich -------------------------------------------------------------------------------
 

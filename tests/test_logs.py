@@ -6,10 +6,15 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from clipbot import logs
+from clipbot import jobs, logs
+from clipbot.stopping import Busy
+from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.slack import FakeSlack
+from tests.world import T0, World
 
 SECRET = "xoxb-1234-secret-token"
 QUOTED = 'pa"ss\\word-9'  # escaped differently inside JSON
@@ -103,3 +108,29 @@ class TestText:
         assert SECRET not in out
         assert "key *** header=***" in out.splitlines()[0]
         assert out.splitlines()[-1] == "RuntimeError: ***"
+
+
+class TestContext:
+    def test_a_cycles_lines_carry_cycle_and_channel(
+        self, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+    ) -> None:
+        """Lines logged during a poll run (in the poller's pool threads too) carry the run's
+        `cycle` and, inside a channel's delivery, its `channel`, as JSON fields."""
+        world = World(rhombus, slack, tmp_path / "clipbot.db")
+        stream = io.StringIO()
+        out = logs.handler((), "json", stream)
+        clipbot_log = logging.getLogger("clipbot")
+        clipbot_log.addHandler(out)
+        try:
+            world.subscribe("CGONE")
+            slack.channel("CGONE", error="is_archived")
+            rhombus.add(clip("A", T0 + 1000))
+            jobs.guarded("poll", world.poller.poll_once, Busy(), 30)()
+        finally:
+            clipbot_log.removeHandler(out)
+            world.close()
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        broken = [line for line in lines if line["message"].startswith("channel CGONE is broken")]
+        assert [(b["cycle"], b["channel"], b["level"]) for b in broken] == [
+            ("poll-1", "CGONE", "WARNING")
+        ]
