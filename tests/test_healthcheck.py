@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from clipbot.cli import main
-from clipbot.health import unhealthy
-from clipbot.store import SqliteStore
+from clipbot.health import readiness, unhealthy
+from clipbot.store import SqliteStore, StoreUnavailable
 from tests.fakes.rhombus import FakeRhombus
 from tests.fakes.slack import FakeSlack
 
@@ -145,3 +145,15 @@ class TestCommand:
         """A bad setting: exit 2 naming it."""
         assert main(["healthcheck"], {**env, "CLIPBOT_POLL_SECONDS": "often"}) == 2
         assert "CLIPBOT_POLL_SECONDS: 'often' is not a whole number" in capsys.readouterr().err
+
+
+class TestReadiness:
+    def test_store_that_does_not_answer(self) -> None:
+        """Ready needs Slack connected and a store read that answers; each fault is named."""
+
+        def down() -> None:
+            raise StoreUnavailable("PostgreSQL at db:5432: connection refused")
+
+        assert readiness(lambda: True, lambda: 1)() is None
+        assert readiness(lambda: False, lambda: 1)() == "Slack is not connected"
+        assert readiness(lambda: True, down)() == "the store does not answer (StoreUnavailable)"
