@@ -117,6 +117,27 @@ class TestButton:
             "value": "A",
         }
 
+    def test_kept_through_edits_and_added_when_complete(
+        self, bot: Bot, world: World, rhombus: FakeRhombus
+    ) -> None:
+        """A Claim's redraw keeps Video; a card posted while rendering gains it when the clip
+        completes."""
+        bot.press("clip_claim", "A", ts=card(world).ts, block_id="triage:0")
+        assert eventually(lambda: card(world).edits == 1)
+        rhombus.add(clip("R", T0 + 2, status="RENDERING", byteCount=SIZE))
+        world.poller.poll_once()
+        rendering = world.slack.posts("C1")[1]
+        assert labels(rendering) == ["Claim", "Resolve", "False alarm", "Share link"]
+        rhombus.update("R", status="COMPLETE")
+        world.poller.poll_once()
+        assert labels(card(world))[-1] == "Video"
+        assert labels(world.slack.posts("C1")[1])[-1] == "Video"
+
+
+def labels(message: Message) -> list[str]:
+    actions = next(b for b in message.blocks or [] if b["type"] == "actions")
+    return [e["text"]["text"] for e in actions["elements"]]
+
 
 class TestUpload:
     def test_press_uploads_into_the_thread(self, bot: Bot, world: World) -> None:
