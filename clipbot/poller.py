@@ -32,6 +32,10 @@ __all__ = ["CycleResult", "Poller", "wants"]
 log = logging.getLogger(__name__)
 
 RECHECK_MS = 24 * 3_600_000  # how long an unfinished clip's card keeps being re-checked
+# How long, and how often, the media server is asked again for a thumbnail it did not have yet
+# when the card went out.
+THUMBNAIL_WAIT_MS = 30 * 60_000
+THUMBNAIL_RETRY_MS = 60_000
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Poller:
         # between two posts, like a shutdown, and leaves the rest to the new leader.
         self.leading: Callable[[], bool] = lambda: True
         self._skipped_seen = 0  # the client's odd-record count already added to the store
+        self._thumbnail_asked: dict[str, int] = {}  # clip uuid -> when its media was last asked
 
     def poll_once(self, *, dry_run: bool = False) -> CycleResult:
         """One cycle; Rhombus failures are recorded for /clips status and raised."""
@@ -107,6 +112,7 @@ class Poller:
             self._new_clips(subs, result, dry_run)
         if not dry_run:
             self._refresh_unfinished(result)
+            self._add_missing_thumbnails(result)
             self._show_pending_thumbnails(result)
         return result
 
@@ -229,12 +235,20 @@ class Poller:
             return None
 
     def _thumbnail(self, clip: Clip) -> str | None:
+        """The Slack file of a finished clip's thumbnail: uploaded once, then reused (a card
+        posted again after a refusal or a doubt leaves no orphan file); None if not ready."""
         if clip.status != "COMPLETE":
             return None
+        if known := self.store.thumbnail(clip.uuid):
+            return known
+        self._thumbnail_asked[clip.uuid] = self.now_ms()
         data = self.rhombus.thumbnail(clip)
         if data is None:
             return None
-        return self.poster.upload_image(data, f"{clip.uuid}.jpeg", blocks.title_of(clip))
+        file_id = self.poster.upload_image(data, f"{clip.uuid}.jpeg", blocks.title_of(clip))
+        if file_id:
+            self.store.save_thumbnail(clip.uuid, file_id, self.now_ms())
+        return file_id
 
     # -- status changes -------------------------------------------------------------------------
 
@@ -255,6 +269,23 @@ class Poller:
                 self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
                 self._redraw(card)
                 result.updated += 1
+
+    def _add_missing_thumbnails(self, result: CycleResult) -> None:
+        """Asks the media server again, for THUMBNAIL_WAIT_MS after posting, for thumbnails it
+        did not have yet when their card went out, and adds each to its cards."""
+        now = self.now_ms()
+        self._thumbnail_asked = {
+            uuid: at for uuid, at in self._thumbnail_asked.items() if at > now - THUMBNAIL_WAIT_MS
+        }
+        by_clip: dict[str, list[Card]] = defaultdict(list)
+        for card in self.store.missing_thumbnails(now - THUMBNAIL_WAIT_MS):
+            if self._thumbnail_asked.get(card.clip.uuid, 0) <= now - THUMBNAIL_RETRY_MS:
+                by_clip[card.clip.uuid].append(card)
+        for cards in by_clip.values():
+            file_id = self._thumbnail(cards[0].clip)
+            for card in cards if file_id else []:
+                self.store.refresh(replace(card, thumbnail_file_id=file_id))
+                result.updated += self._redraw(card)
 
     def _show_pending_thumbnails(self, result: CycleResult) -> None:
         """Adds thumbnails Slack was not ready to show when their card was posted."""

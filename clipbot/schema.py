@@ -172,4 +172,13 @@ MIGRATIONS = (
     ALTER TABLE cards ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cards ADD COLUMN shown_rev INTEGER NOT NULL DEFAULT 0;
     """,
+    # 12: the Slack file of each clip's thumbnail, written as soon as it is uploaded, so a card
+    # posted again (its first post refused or in doubt) reuses it rather than uploading anew.
+    """
+    CREATE TABLE thumbnails (
+        clip_uuid TEXT PRIMARY KEY,
+        file_id TEXT NOT NULL,
+        uploaded_at_ms INTEGER NOT NULL
+    );
+    """,
 )

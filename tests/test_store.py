@@ -562,3 +562,21 @@ def test_mark_shown(store: Store) -> None:
     assert newer is not None and newer.rev == 2
     assert store.mark_shown(newer) is True
     assert store.mark_shown(moved) is False  # older than what Slack shows
+
+
+def test_thumbnails(store: Store) -> None:
+    """A clip's Slack file is kept once; finished cards without a thumbnail are listed."""
+    assert store.thumbnail("A") is None
+    store.save_thumbnail("A", "F1", 5)
+    store.save_thumbnail("A", "F2", 6)
+    assert store.thumbnail("A") == "F1"
+    done = replace(CLIP, uuid="D", status="COMPLETE")
+    cards = [
+        CARD,  # rendering: no thumbnail expected yet
+        replace(CARD, clip=done, thumbnail_file_id=None),
+        replace(CARD, clip=replace(done, uuid="S"), thumbnail_file_id="F3"),
+    ]
+    store.reserve(cards)
+    store.confirm("C1", ["A", "D", "S"], "1.000001")
+    assert [c.clip.uuid for c in store.missing_thumbnails(CARD.posted_at_ms)] == ["D"]
+    assert store.missing_thumbnails(CARD.posted_at_ms + 1) == []

@@ -158,6 +158,18 @@ class Store(Protocol):
         of date (the card changed since it was read, or a newer one was shown first)."""
         ...
 
+    def save_thumbnail(self, clip_uuid: str, file_id: str, at_ms: int) -> None:
+        """Records the Slack file holding the clip's thumbnail (the first one kept)."""
+        ...
+
+    def thumbnail(self, clip_uuid: str) -> str | None:
+        """The Slack file ID of the clip's uploaded thumbnail, if any."""
+        ...
+
+    def missing_thumbnails(self, since_ms: int) -> list[Card]:
+        """Cards of finished clips posted since `since_ms` that still show no thumbnail."""
+        ...
+
     def reminders_due(self, posted_before_ms: int) -> list[Card]:
         """Open cards posted before `posted_before_ms` that have had no reminder yet."""
         ...

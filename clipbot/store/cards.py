@@ -85,7 +85,7 @@ class CardQueries:
                 "SELECT * FROM cards WHERE clip_uuid = ? AND channel_id = ?",
                 (clip_uuid, channel_id),
             )
-        return _card(row) if row else None
+        return card_from_row(row) if row else None
 
     def posted_uuids(self, channel_id: str, clip_uuids: list[str]) -> set[str]:
         """Which of these clips the channel already has (or may have: reservations count)."""
@@ -118,7 +118,7 @@ class CardQueries:
             rows = db.all(
                 f"SELECT * FROM cards WHERE {where} ORDER BY posted_at_ms, clip_uuid", args
             )
-        return [_card(row) for row in rows]
+        return [card_from_row(row) for row in rows]
 
     def cards(self, channel_id: str | None = None) -> list[Card]:
         """Every card (of one channel, when given), oldest first."""
@@ -279,7 +279,7 @@ class CardQueries:
             )
 
 
-def _card(row: Row) -> Card:
+def card_from_row(row: Row) -> Card:
     return Card(
         clip=clip_from_text(row["clip"]),
         channel_id=row["channel_id"],

@@ -21,6 +21,7 @@ from clipbot.store.mutes import MuteQueries
 from clipbot.store.redraws import RedrawQueries
 from clipbot.store.replies import ReplyQueries
 from clipbot.store.summaries import SummaryQueries
+from clipbot.store.thumbnails import ThumbnailQueries
 from clipbot.store.videos import VideoQueries
 
 SUBSCRIPTION_COLUMNS = (
@@ -39,6 +40,7 @@ class SqlStore(
     LivenessQueries,
     MuteQueries,
     RedrawQueries,
+    ThumbnailQueries,
 ):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
