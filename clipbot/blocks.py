@@ -115,17 +115,23 @@ def clip_card(
         section(f"*{linked_title(console_url, clip)}*" + _description(clip)),
         {"type": "section", "fields": _fields(card)},
     ]
-    if card.thumbnail_file_id:
-        blocks.append(
-            {
-                "type": "image",
-                "slack_file": {"id": card.thumbnail_file_id},
-                "alt_text": cut(f"Thumbnail of {title_of(clip)}", 2000),
-            }
-        )
+    blocks += thumbnail(card)
     blocks.append({"type": "context", "elements": [mrkdwn(state_line(card))]})
+    if card.grouped:
+        camera = card.camera_names[0] if card.camera_names else "this camera"
+        more = f"+{card.grouped} more clip{'' if card.grouped == 1 else 's'}"
+        text = f":thread: {more} from {escape(cut(camera, 200))} in the thread"
+        blocks.append({"type": "context", "elements": [mrkdwn(text)]})
     blocks.append(triage_buttons(card, share=share, video_max_bytes=video_max_bytes))
     return {"text": f"New clip: {escape(title_of(clip))}", "blocks": blocks}
+
+
+def thumbnail(card: Card) -> list[dict[str, Any]]:
+    """The card's thumbnail as an image block (none before it is uploaded)."""
+    if not card.thumbnail_file_id:
+        return []
+    alt = cut(f"Thumbnail of {title_of(card.clip)}", 2000)
+    return [{"type": "image", "slack_file": {"id": card.thumbnail_file_id}, "alt_text": alt}]
 
 
 def mentioning(message: Message, notify: str | None) -> Message:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import blocks
+from clipbot import blocks, lines
 from clipbot.notify import ChannelBroken, SlackPoster, slack_error
 from clipbot.state import Card, CardKind, ThreadReply
 from clipbot.store import Store, StoreConflict
+from clipbot.threadline import grouped_line
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,15 @@ def deliver(
         for batch in [cards] if digest else [[card] for card in cards]:
             if not carry_on():
                 raise _Stopping
+            if batch[0].kind is CardKind.LINE:
+                # Burst grouping: a line in its card's thread, counted on the card when confirmed.
+                line, thread_ts = batch[0], lines.parent_ts(store, batch[0])
+                if thread_ts is not None:
+                    message = lines.line_message(line, console_url, thread_ts)
+                    send(store, poster, batch, message, blocks.clip_metadata(line.clip))
+                    outcome.posted += 1
+                    continue
+                batch = [replace(line, kind=CardKind.CARD, group_of=None)]  # its card is gone
             if digest:
                 message = blocks.digest(cards, console_url)
                 metadata = blocks.digest_metadata(cards)
@@ -153,13 +163,15 @@ def settle(store: Store, poster: SlackPoster) -> None:
     """Settles every message in doubt: found in Slack → confirmed; certainly absent → released
     (cards) or sent again (replies); Slack unreachable → left for the next try."""
     _settle_cards(store, poster)
+    lines.settle(store, poster)
     _settle_replies(store, poster)
 
 
 def _settle_cards(store: Store, poster: SlackPoster) -> None:
     by_channel: dict[str, list[Card]] = defaultdict(list)
     for card in store.in_doubt():
-        by_channel[card.channel_id].append(card)
+        if card.kind is not CardKind.LINE:  # lines are looked for in their card's thread
+            by_channel[card.channel_id].append(card)
     for channel, cards in by_channel.items():
         try:
             # Slack's own clock: anything after the last card confirmed before the doubt.
@@ -279,12 +291,10 @@ def redraw(
     with poster.card_lock(clip_uuid, channel):
         for _ in range(REDRAW_TRIES):
             card = store.card(clip_uuid, channel)
-            if card is None or card.ts is None or card.kind is not CardKind.CARD:
+            if card is None or card.ts is None or card.kind is CardKind.DIGEST:
                 return True
             try:
-                message = blocks.clip_card(
-                    card, console_url, share=share, video_max_bytes=video_max_bytes
-                )
+                message = _drawn(store, card, console_url, share, video_max_bytes)
                 shown = poster.update(channel, card.ts, message)
             except (SlackApiError, *IN_DOUBT) as exc:
                 log.warning(
@@ -296,3 +306,14 @@ def redraw(
                 return shown
     log.warning("the card of %s in %s kept changing while it was redrawn", clip_uuid, channel)
     return False
+
+
+def _drawn(
+    store: Store, card: Card, console_url: str, share: bool, video_max_bytes: int
+) -> blocks.Message:
+    """What a posted card (or a grouped clip's thread line) shows now."""
+    if card.kind is CardKind.LINE:
+        return grouped_line(card, console_url)
+    sub = store.subscription(card.channel_id)  # a card keeps naming who its channel notifies
+    message = blocks.clip_card(card, console_url, share=share, video_max_bytes=video_max_bytes)
+    return blocks.mentioning(message, sub.notify if sub else None)

@@ -97,7 +97,11 @@ class SlackPoster:
     def _post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> str:
         try:
             response = self.client.chat_postMessage(
-                channel=channel, text=message["text"], blocks=message["blocks"], metadata=metadata
+                channel=channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata=metadata,
+                thread_ts=message.get("thread_ts"),  # set: a line in a card's thread
             )
         except SlackApiError as exc:
             if slack_error(exc) in BROKEN_CHANNEL_ERRORS:
@@ -216,19 +220,32 @@ class SlackPoster:
     def find_replies(self, channel: str, thread_ts: str) -> dict[str, str]:
         """Reply key → ts of the bot's keyed lines in a thread (conversations.replies)."""
         found: dict[str, str] = {}
+        for message in self.thread(channel, thread_ts):
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == REPLY_EVENT:
+                found[str((meta.get("event_payload") or {}).get("key"))] = message["ts"]
+        return found
+
+    def find_in_thread(self, channel: str, thread_ts: str) -> dict[str, str]:
+        """Clip uuid → ts of the grouped clips' lines in a card's thread."""
+        found: dict[str, str] = {}
+        for message in self.thread(channel, thread_ts):
+            if message.get("ts") != thread_ts:  # the card itself heads its thread
+                found.update(_clips_in(message))
+        return found
+
+    def thread(self, channel: str, thread_ts: str) -> Iterator[dict[str, Any]]:
+        """The messages of a thread, its parent first, with their metadata
+        (`conversations.replies`, at most HISTORY_PAGES pages)."""
         cursor = None
         for _ in range(HISTORY_PAGES):
             response = self.client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
             )
-            for message in response.get("messages") or []:
-                meta = message.get("metadata") or {}
-                if meta.get("event_type") == REPLY_EVENT:
-                    found[str((meta.get("event_payload") or {}).get("key"))] = message["ts"]
+            yield from response.get("messages") or []
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not response.get("has_more") or not cursor:
                 break
-        return found
 
     def _wait_turn(self, channel: str) -> None:
         with self._lock:

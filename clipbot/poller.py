@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 
-from clipbot import blocks, delivery, logs, plan
+from clipbot import blocks, delivery, lines, logs, plan
 from clipbot.access import Access
 from clipbot.delivery import ChannelOutcome
 from clipbot.notify import SlackPoster
@@ -114,6 +114,7 @@ class Poller:
             self._refresh_unfinished(result)
             self._add_missing_thumbnails(result)
             self._show_pending_thumbnails(result)
+            result.updated += lines.show_counts(self.store, self._redraw)
         return result
 
     def _count_skipped(self) -> None:
@@ -142,8 +143,14 @@ class Poller:
             result.planned = [self._describe(b) for b in batches]
             return
         self.store.hold((mute.id, clip.uuid, clip.created_at_ms) for mute, clip in planned.held)
-        cards = self._enrich(batches, names)
         by_channel = {s.channel_id: s for s in subs}
+        now = self.now_ms()
+        joins = {  # burst grouping: clip uuid → the card whose thread it joins, per channel
+            b.channel_id: lines.joins(self.store, by_channel[b.channel_id], list(b.clips), now)
+            for b in batches
+            if not b.digest
+        }
+        cards = self._enrich(batches, names, joins)
 
         def deliver(channel_cards: list[Card]) -> ChannelOutcome:
             return self._deliver(channel_cards, by_channel[channel_cards[0].channel_id])
@@ -203,8 +210,14 @@ class Poller:
 
     # -- enrich -------------------------------------------------------------------------------
 
-    def _enrich(self, batches: list[Batch], names: dict[str, tuple[str, ...]]) -> list[list[Card]]:
-        """Cards with every fact filled in; one thumbnail upload per clip, shared by channels."""
+    def _enrich(
+        self,
+        batches: list[Batch],
+        names: dict[str, tuple[str, ...]],
+        joins: dict[str, dict[str, str]],
+    ) -> list[list[Card]]:
+        """Cards (and thread lines, for clips in `joins`: channel → clip uuid → its card's)
+        with every fact filled in; one thumbnail upload per clip, shared by channels."""
         thumbnails: dict[str, str | None] = {}
         now = self.now_ms()
         found = []
@@ -213,12 +226,15 @@ class Poller:
             for clip in batch.clips:
                 if not batch.digest and clip.uuid not in thumbnails:
                     thumbnails[clip.uuid] = self._thumbnail(clip)
+                group_of = joins.get(batch.channel_id, {}).get(clip.uuid)
+                kind = CardKind.LINE if group_of else CardKind.CARD
                 cards.append(
                     Card(
                         clip=clip,
                         channel_id=batch.channel_id,
                         posted_at_ms=now,
-                        kind=CardKind.DIGEST if batch.digest else CardKind.CARD,
+                        kind=CardKind.DIGEST if batch.digest else kind,
+                        group_of=group_of,
                         camera_names=names[clip.uuid],
                         saved_by=self._saved_by(clip),
                         thumbnail_file_id=None if batch.digest else thumbnails[clip.uuid],

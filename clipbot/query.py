@@ -17,8 +17,9 @@ MAX_DURATION_MS = 366 * 86_400_000
 # Slack (and phones) turn typed quotes into typographic ones; all count as plain double quotes.
 QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 LIST_KEYS = ("camera", "since", "status")
-SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring", "notify", "hours", "days")
+SUBSCRIBE_KEYS = ("camera", "min", "private", "monitoring", "notify", "hours", "days", "group")
 MUTE_KEYS = ("camera", "for")
+MAX_GROUP_MS = 86_400_000
 BROADCASTS = ("@here", "@channel", "@everyone")
 VERBS = ("subscribe", "unsubscribe", "subscriptions", "open", "status", "help")
 
@@ -46,6 +47,7 @@ class SubscribeQuery:
     include_monitoring: bool = False
     notify: str | None = None  # a mention as messages write it: <@U…> or <!subteam^S…>
     schedule: Schedule | None = None  # hours:/days:, read in CLIPBOT_TIMEZONE
+    group_ms: int | None = None  # clips from a camera whose card is younger join its thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,8 @@ def _subscribe(tokens: list[Token]) -> SubscribeQuery:
         if not key:
             raise _Bad(
                 f"`subscribe` does not take `{_shown(token.text)}`; it takes camera:NAME, "
-                "min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS and notify:@someone."
+                "min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS, group:DURATION and "
+                "notify:@someone."
             )
         if key in values:
             raise _Bad(f"`{key}:` is given twice.")
@@ -208,7 +211,15 @@ def _subscribe(tokens: list[Token]) -> SubscribeQuery:
         include_monitoring=_yes_no(values, "monitoring"),
         notify=notify,
         schedule=_schedule(values.get("hours"), values.get("days")),
+        group_ms=_group(values["group"]) if "group" in values else None,
     )
+
+
+def _group(value: str) -> int:
+    window = duration_ms(value, "group")
+    if window > MAX_GROUP_MS:
+        raise _Bad(f"`group:{_shown(value)}` is too long; group clips within at most 24h.")
+    return window
 
 
 def _schedule(hours: str | None, days: str | None) -> Schedule | None:

@@ -26,6 +26,7 @@ from clipbot.listing import Found
 from clipbot.mentions import typed
 from clipbot.query import SubscribeQuery
 from clipbot.records import Clip
+from clipbot.report import window_text
 from clipbot.state import Card, Health, Subscription
 
 MORE, OPEN_MORE, SUBSCRIPTIONS_MORE = "clips_more", "open_more", "subscriptions_more"
@@ -150,6 +151,8 @@ def describe_subscription(sub: Subscription | SubscribeQuery, *, mrkdwn: bool = 
         parts.append("including private and role-restricted clips")
     if sub.include_monitoring:
         parts.append("including alarm-monitoring clips")
+    if sub.group_ms:
+        parts.append(f"grouping a camera's clips within {window_text(sub.group_ms)} in one card")
     if sub.notify:
         parts.append(f"notifying {sub.notify}")
     if sub.schedule:

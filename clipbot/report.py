@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from clipbot.blocks import FIELD_LIMIT, Message, age, cut, escape, mrkdwn, section
-from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card
+from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card, CardKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -53,8 +53,10 @@ def figures(
     """The figures for `cards` (a channel's, posted at least `camera_window_ms` back).
 
     `first_claims` maps clip uuid → when it was first claimed (ms). "Time to resolve" runs
-    until the clip was resolved or marked a false alarm, whichever closed it.
+    until the clip was resolved or marked a false alarm, whichever closed it. A clip grouped
+    into a card's thread counts as posted, in the state of its card (triage covers the group).
     """
+    cards = _as_their_cards(cards)
     recent = [c for c in cards if c.posted_at_ms >= now_ms - window_ms]
     states = Counter(c.state for c in recent)
     owners = Counter(c.owner or "unknown" for c in recent if c.state == CLAIMED)
@@ -82,6 +84,23 @@ def figures(
         median_resolve_ms=_median(close_times),
         noisy_cameras=_most_first(noisy)[:TOP_CAMERAS],
     )
+
+
+def _as_their_cards(cards: list[Card]) -> list[Card]:
+    """Thread lines in their card's triage state (a line whose card is not among `cards`
+    keeps its own, open)."""
+    by_uuid = {c.clip.uuid: c for c in cards if c.kind is CardKind.CARD}
+    return [
+        replace(
+            c,
+            state=by_uuid[c.group_of].state,
+            state_at_ms=by_uuid[c.group_of].state_at_ms,
+            owner=by_uuid[c.group_of].owner,
+        )
+        if c.kind is CardKind.LINE and c.group_of in by_uuid
+        else c
+        for c in cards
+    ]
 
 
 def summary_message(figs: Figures, heading: str) -> Message:

@@ -181,4 +181,11 @@ MIGRATIONS = (
         uploaded_at_ms INTEGER NOT NULL
     );
     """,
+    # 13: burst grouping: a subscription's window; a thread line's card; a card's line count.
+    """
+    ALTER TABLE subscriptions ADD COLUMN group_ms INTEGER;
+    ALTER TABLE cards ADD COLUMN group_of TEXT;
+    ALTER TABLE cards ADD COLUMN grouped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cards ADD COLUMN grouped_shown INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -19,10 +19,12 @@ class CardState(StrEnum):
 
 
 class CardKind(StrEnum):
-    """How a clip reached its channel: its own card, or a line in a digest."""
+    """How a clip reached its channel: its own card, a line in a digest, or a line in the
+    thread of a recent card from the same camera (burst grouping)."""
 
     CARD = "card"
     DIGEST = "digest"
+    LINE = "line"
 
 
 OPEN, CLAIMED = CardState.OPEN, CardState.CLAIMED
@@ -58,6 +60,7 @@ class Subscription:
     broken: str | None = None  # why clipbot stopped posting here, until subscribed again
     notify: str | None = None  # mentioned by each new card: `<@U…>` or `<!subteam^S…>`
     schedule: Schedule | None = None  # hours:/days: quiet hours, in CLIPBOT_TIMEZONE
+    group_ms: int | None = None  # burst grouping window: clips join a younger card's thread
     position_ms: int | None = None  # every wanted clip saved before it is handled (None: start_ms)
     failures: int = 0  # poll cycles in a row whose posting here Slack refused
 
@@ -88,6 +91,9 @@ class Card:
     version: int = 0
     rev: int = 0  # bumped by every change to what the card shows (see Store.mark_shown)
     reminded: bool = False
+    group_of: str | None = None  # LINE: the clip uuid of the card whose thread carries it
+    grouped: int = 0  # CARD: lines confirmed in its thread
+    grouped_shown: int = 0  # CARD: how many of them the card's last edit counted
 
 
 @dataclass(frozen=True, slots=True)

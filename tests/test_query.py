@@ -92,6 +92,12 @@ class TestNotify:
         """Every form Slack sends a user or user group in becomes the mention messages use."""
         assert parse(text) == SubscribeQuery(notify=notify)
 
+    def test_group_window(self) -> None:
+        """`group:2m` is the burst window, in milliseconds."""
+        assert parse("subscribe group:2m camera:dock") == SubscribeQuery(
+            camera="dock", group_ms=120_000
+        )
+
     def test_notify_with_other_filters(self) -> None:
         """notify: combines with the other subscription filters, in any order."""
         assert parse("subscribe notify:<!subteam^S1|@sec> camera:dock min:30s") == SubscribeQuery(
@@ -118,6 +124,11 @@ class TestNotify:
                 "`notify:` is not a person or a user group; use notify:@someone or notify:@team.",
             ),
             ("subscribe notify:<@U1|a> notify:<@U2|b>", "`notify:` is given twice."),
+            ("subscribe group:2d", "`group:2d` is too long; group clips within at most 24h."),
+            (
+                "subscribe group:soon",
+                "`group:soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
+            ),
         ],
     )
     def test_notify_refuses_what_is_not_a_person(self, text: str, message: str) -> None:
@@ -152,12 +163,12 @@ class TestErrors:
             ("help me", "`help` takes nothing after it (got `me`)."),
             (
                 "subscribe everything",
-                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS and notify:@someone.",
+                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS, group:DURATION and notify:@someone.",
             ),
             ("subscribe private:maybe", "`private:` takes yes or no (got `maybe`)."),
             (
                 "subscribe since:1h",
-                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `notify:`, `hours:`, `days:`.",
+                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `notify:`, `hours:`, `days:`, `group:`.",
             ),
             ("report soon", "`report soon`: give a duration up to 366d, like 24h or 7d."),
             ("report 999w", "`report 999w`: give a duration up to 366d, like 24h or 7d."),

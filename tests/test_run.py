@@ -78,7 +78,8 @@ class TestSocketMode:
         tmp_path: Path,
     ) -> None:
         """The real process takes /clips over Socket Mode, posts a new clip (mentioning the group
-        the subscription notifies), and stops on SIGTERM."""
+        the subscription notifies), groups the next one from its camera into the card's thread,
+        and stops on SIGTERM."""
         rhombus.add(clip("OLD", 1_764_000_000_000))
         bot = Process(["run"], run_env, tmp_path)
         try:
@@ -90,7 +91,7 @@ class TestSocketMode:
                     "channel_id": "C1",
                     "user_id": "U1",
                     "command": "/clips",
-                    "text": "subscribe notify:<!subteam^S0SEC|@security>",
+                    "text": "subscribe notify:<!subteam^S0SEC|@security> group:2m",
                     "response_url": slack.response_url(),
                     "trigger_id": "t1",
                 },
@@ -127,6 +128,12 @@ class TestSocketMode:
             assert eventually(lambda: slack.replies("C1", card.ts), timeout=10)
             assert slack.replies("C1", card.ts)[0].text.startswith("<@U2> claimed this clip")
             assert card.edits == 1
+            # Burst grouping: the same camera a minute later goes into the card's thread.
+            rhombus.add(clip("NEXT", 1_764_000_120_000, title="Back gate again"))
+            assert eventually(lambda: card.edits == 2, timeout=30), bot.stderr
+            lines = [m.text for m in slack.replies("C1", card.ts)]
+            assert lines[1:] == ["Also from Front Door: Back gate again"]
+            assert len(slack.posts("C1")) == 2
         finally:
             code = bot.stop()
         assert code == 0

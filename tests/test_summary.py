@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from clipbot.records import Clip
 from clipbot.report import DAY_MS, WEEK_MS, Figures, figures, summary_message
-from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, SUMMARY_POSTED, Card
+from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, SUMMARY_POSTED, Card, CardKind
 from clipbot.summary import DailySummary, due
 from tests.bolt import Bot, body_json
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -83,6 +84,22 @@ class TestFigures:
             median_claim_ms=300_000,
             median_resolve_ms=3_600_000,
             noisy_cameras=(("Front Door", 2), ("Loading Dock", 1)),
+        )
+
+    def test_grouped_clips_count_in_their_cards_state(self) -> None:
+        """Clips in a card's thread are posted clips, in the triage state of their card."""
+        now = ms("2026-03-10 08:00")
+        parent = card("P", now - 3_600_000, FALSE_ALARM, owner="U1", state_at=now - 60_000)
+        lines = [
+            replace(card(u, now - 3_500_000), kind=CardKind.LINE, group_of="P")
+            for u in ("L1", "L2")
+        ]
+        got = figures([parent, *lines], {}, now_ms=now)
+        assert (got.posted, got.open, got.false_alarms, got.noisy_cameras) == (
+            3,
+            0,
+            3,
+            (("Front Door", 3),),
         )
 
     def test_nothing_posted(self) -> None:

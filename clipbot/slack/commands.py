@@ -181,6 +181,7 @@ def subscribe(
         include_monitoring=query.include_monitoring,
         notify=query.notify,
         schedule=query.schedule,
+        group_ms=query.group_ms,
     )
     # The visible announcement doubles as the test that clipbot can post here at all.
     try:

@@ -210,6 +210,18 @@ class Store(Protocol):
         """Replies whose posting was interrupted, oldest first."""
         ...
 
+    # -- burst grouping ---------------------------------------------------------------------
+
+    def group_parents(self, channel_id: str, since_ms: int) -> list[Card]:
+        """The channel's posted cards since `since_ms`, which clips may join."""
+        ...
+
+    def group_counts_pending(self) -> list[Card]:
+        """Cards whose thread has more lines than their last edit counted."""
+        ...
+
+    def set_grouped_shown(self, card: Card, shown: int) -> None: ...
+
     # -- daily summaries --------------------------------------------------------------------
 
     def reserve_summary(self, record: SummaryRecord) -> bool:

@@ -20,7 +20,8 @@ from clipbot.store.codec import clip_from_text, clip_to_text, names_from_text, n
 from clipbot.store.connection import Database, Row
 
 CARD_COLUMNS = (
-    "clip_uuid, channel_id, ts, kind, clip, camera_names, saved_by, thumbnail_file_id, posted_at_ms"
+    "clip_uuid, channel_id, ts, kind, clip, camera_names, saved_by, thumbnail_file_id,"
+    " posted_at_ms, group_of"
 )
 
 
@@ -36,7 +37,7 @@ class CardQueries:
         """
         with self._db.transaction() as db:
             db.many(
-                f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         card.clip.uuid,
@@ -48,6 +49,7 @@ class CardQueries:
                         card.saved_by,
                         card.thumbnail_file_id,
                         card.posted_at_ms,
+                        card.group_of,
                     )
                     for card in cards
                 ],
@@ -56,8 +58,16 @@ class CardQueries:
     def confirm(
         self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
     ) -> None:
-        """Records the message `ts` that carries these clips in the channel."""
+        """Records the message `ts` that carries these clips in the channel. A thread line
+        (burst grouping) confirmed now is counted on its card, once."""
         with self._db.transaction() as db:
+            db.many(
+                "UPDATE cards SET grouped = grouped + 1, rev = rev + 1 WHERE channel_id = ? AND"
+                " clip_uuid ="
+                " (SELECT group_of FROM cards WHERE channel_id = ? AND clip_uuid = ?"
+                " AND ts IS NULL)",
+                [(channel_id, channel_id, uuid) for uuid in clip_uuids],
+            )
             db.many(
                 "UPDATE cards SET ts = ?, thumbnail_pending = ?"
                 " WHERE channel_id = ? AND clip_uuid = ?",
@@ -133,15 +143,15 @@ class CardQueries:
     def unfinished(self, since_ms: int) -> list[Card]:
         """Cards posted since `since_ms` whose clip was still being made."""
         posted = self._cards(
-            "kind = ? AND ts IS NOT NULL AND posted_at_ms >= ?", ("card", since_ms)
+            "kind IN (?, ?) AND ts IS NOT NULL AND posted_at_ms >= ?", ("card", "line", since_ms)
         )
         return [c for c in posted if c.clip.in_progress]
 
     def thumbnails_pending(self, since_ms: int) -> list[Card]:
         """Cards posted since `since_ms` still waiting to show their thumbnail."""
         return self._cards(
-            "kind = ? AND ts IS NOT NULL AND thumbnail_pending = 1 AND posted_at_ms >= ?",
-            ("card", since_ms),
+            "kind IN (?, ?) AND ts IS NOT NULL AND thumbnail_pending = 1 AND posted_at_ms >= ?",
+            ("card", "line", since_ms),
         )
 
     def refresh(self, card: Card) -> None:
@@ -298,4 +308,7 @@ def card_from_row(row: Row) -> Card:
         version=row["version"],
         rev=row["rev"],
         reminded=bool(row["reminded"]),
+        group_of=row["group_of"],
+        grouped=row["grouped"],
+        grouped_shown=row["grouped_shown"],
     )

@@ -13,9 +13,9 @@ from clipbot.quiet import schedule
 from clipbot.state import Health, PollOutcome, Subscription
 from clipbot.store.audit import AuditQueries
 from clipbot.store.buttons import ButtonQueries
-from clipbot.store.cards import CardQueries
 from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
+from clipbot.store.groups import GroupQueries
 from clipbot.store.liveness import LivenessQueries
 from clipbot.store.mutes import MuteQueries
 from clipbot.store.redraws import RedrawQueries
@@ -26,12 +26,12 @@ from clipbot.store.videos import VideoQueries
 
 SUBSCRIPTION_COLUMNS = (
     "channel_id, team_id, camera, min_duration_sec, include_private, include_monitoring,"
-    " created_by, created_at_ms, start_ms, start_uuids, broken, notify, hours, days"
+    " created_by, created_at_ms, start_ms, start_uuids, broken, notify, hours, days, group_ms"
 )
 
 
 class SqlStore(
-    CardQueries,
+    GroupQueries,
     ReplyQueries,
     SummaryQueries,
     ButtonQueries,
@@ -63,7 +63,7 @@ class SqlStore(
             db.run("DELETE FROM subscriptions WHERE channel_id = ?", (sub.channel_id,))
             db.run(
                 f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sub.channel_id,
                     sub.team_id,
@@ -79,6 +79,7 @@ class SqlStore(
                     sub.notify,
                     sub.schedule.hours_text if sub.schedule else None,
                     sub.schedule.days_text if sub.schedule else None,
+                    sub.group_ms,
                 ),
             )
         return previous
@@ -259,4 +260,5 @@ def _subscription(row: Row) -> Subscription:
         schedule=schedule(row["hours"], row["days"]),
         position_ms=row["position_ms"],
         failures=row["failures"],
+        group_ms=row["group_ms"],
     )
