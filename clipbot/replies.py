@@ -41,7 +41,7 @@ USAGE = """*Usage:* `/clips [what]`
 • `/clips forklift` — free words, matched against title and description
 • `/clips subscribe camera:dock min:30s private:yes` — post new clips here (filters optional)
 • `/clips subscribe hours:18:00-07:00 days:mon-fri` — only clips saved then (quiet hours)
-• `/clips subscribe group:2m notify:@team` — a burst from one camera in one card's thread; mention @team
+• `/clips subscribe group:2m notify:@team` — one camera's bursts in one thread; mention @team
 • `/clips unsubscribe` — stop posting clips in this channel
 • `/clips mute camera:dock for:2h` — hold back a camera's clips here (up to 7d); `/clips unmute`
 • `/clips subscriptions` — this workspace's subscriptions

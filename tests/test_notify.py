@@ -99,12 +99,15 @@ class TestCards:
         assert len(digest.blocks or []) <= 50
         assert (digest.blocks or [])[-1]["elements"][0]["text"] == ":bell: <!subteam^S1>"
 
-    def test_edit_keeps_the_card_and_does_not_mention_again(self, world: World) -> None:
-        """A status change edits the card; the edit carries no new mention."""
+    def test_edit_keeps_the_mention(self, world: World) -> None:
+        """A status change edits the card in place, which still names who the channel notifies
+        (an edit notifies nobody again)."""
         world.subscribe("C1", notify="<@U7>")
         world.rhombus.add(clip("A", T0 + 1, status="RENDERING"))
         world.poller.poll_once()
         world.rhombus.update("A", status="COMPLETE")
         world.poller.poll_once()
         (card,) = world.slack.posts("C1")
-        assert (card.edits, card.text) == (1, "New clip: Clip A")
+        assert (card.edits, card.text) == (1, "<@U7> New clip: Clip A")
+        assert (card.blocks or [])[-1]["elements"][0]["text"] == ":bell: <@U7>"
+        assert len(world.slack.posts("C1")) == 1
