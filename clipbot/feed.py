@@ -16,8 +16,9 @@ holds. So:
   millisecond is read only that far (logged once); with pages of 100 that means more than 100
   clips saved in one millisecond;
 - odd records (no usable uuid or createdAtMs) never move, stop or order a walk; a full page of
-  nothing but odd records is passed using lastEvaluatedTimestampMs, and without it the walk
-  ends there (logged once);
+  nothing but odd records is passed using lastEvaluatedTimestampMs, and without it by a search
+  over positions (doubling, then halving back) that passes no clip: about two requests per bit
+  of the run's span, some 80 at worst;
 - a page shorter than asked for is the end of the feed in that direction (the API documents
   maxPageSize as honoured up to 100);
 - every walk ends: each request moves the position on, and a third page in a row with nothing
@@ -150,10 +151,10 @@ class Feed:
         the feed ends or `stop(last timestamp read)`."""
         step = -1 if order == "desc" else 1
         need, seen, stale = start_ms, set[str](), 0
-        page = first
+        page, at = first, None
         while True:
             if page is None:
-                page, need = self._page_at(need, step)
+                page, need, at = self._page_at(need, step)
             # Clips behind `need` were read already, or came late (the poller looks back for them).
             ahead = [c for c in page.clips if need is None or (c.created_at_ms - need) * step >= 0]
             ahead.sort(key=lambda c: c.created_at_ms * step)
@@ -164,20 +165,52 @@ class Feed:
             last = _furthest(page, need, step)
             if page.size < self._page_size or (last is not None and stop(last)):
                 return
-            if stale >= STALE_PAGES or (last is None and need is None):
+            if not page.clips and last is None:
+                # No position (the feed's start): the far end of time starts the same page.
+                start = at if at is not None else FAR_FUTURE_MS if step < 0 else 1
+                page, need = self._past_odd(start, step, set(page.odd), stop)
+                at = need
+                if page is not None:
+                    continue
+            if page is None or stale >= STALE_PAGES or (last is None and need is None):
                 self._warn_once("cannot page on past %s; walk ended", need)
                 return
             page, need = None, self._past(last, need, step)
 
-    def _page_at(self, need: int | None, step: int) -> tuple[Page, int | None]:
+    def _page_at(self, need: int | None, step: int) -> tuple[Page, int | None, int | None]:
         """The page starting at `need` whichever the bound (before the bound is proved, asked
-        one millisecond early); and where it starts (earlier, if it just proved inclusive)."""
+        one millisecond early); where it starts (earlier, if it just proved inclusive); and the
+        pageTimestampMs asked for."""
         if need is None:
-            return self._get(None), None
+            return self._get(None), None, None
         proved = self._inclusive
-        at = need if proved else need - step
-        page = self._get(max(at, 0))
-        return page, at if self._inclusive and not proved else need
+        at = max(need if proved else need - step, 0)
+        page = self._get(at)
+        return page, at if self._inclusive and not proved else need, at
+
+    def _past_odd(
+        self, at: int, step: int, run: set[str], stop: Callable[[int], bool]
+    ) -> tuple[Page | None, int]:
+        """Past a full page of odd records (`run`, asked for at `at`) that say nothing of their
+        time: positions ever further on until a page holds none of them, then halving back to a
+        page that starts inside the run and shows what follows it, so nothing is passed over.
+        The page and its position: an empty one once past where the walk stops; None when even
+        the far ends of time hold the run."""
+        low, high, gap = at, None, 1  # pages at `low` hold only the run; at `high`, none of it
+        while high is None or abs(high - low) > 1:
+            if stop(low):  # the walk's stretch up to `low` holds nothing but the run
+                return Page(clips=[], size=0, next_ms=None), low
+            if high is None and gap > FAR_FUTURE_MS:
+                return None, at
+            x = low + gap * step if high is None else (low + high) // 2
+            x = min(max(x, 1), FAR_FUTURE_MS)
+            page = self._get(x)
+            held = run & set(page.odd)
+            if held and (page.clips or set(page.odd) - run or page.size < self._page_size):
+                return page, x
+            low, high, gap = (x, high, gap * 2) if held else (low, x, gap)
+        # Every record of the run was saved in the millisecond of `low`: the page past it.
+        return self._get(high), high
 
     def _past(self, last: int | None, need: int | None, step: int) -> int | None:
         """Where the next page must start: at the furthest timestamp read, or one millisecond
@@ -198,8 +231,12 @@ class Feed:
     def _recent_from_ascending(self, first: Page, before_ms: int | None) -> Iterator[Clip]:
         """Newest first from an oldest-first feed: windows [low, high) back from `before_ms`
         (or now), each walked oldest-first and given newest first, ever wider, to the oldest."""
-        # Where the feed starts; a first page of odd records alone may not say (then: 1970).
-        oldest = min((c.created_at_ms for c in first.clips), default=first.next_ms or 1)
+        # Where the feed starts; past a first page of odd records if need be.
+        oldest = min((c.created_at_ms for c in first.clips), default=first.next_ms)
+        if oldest is None:
+            oldest = next((c.created_at_ms for c in self._walk("asc", None, first)), None)
+            if oldest is None:
+                return  # odd records, and no clip
         high = None if before_ms is None else before_ms + 1
         span = WINDOW_MS
         low = (self._now_ms() if high is None else high) - span

@@ -64,14 +64,13 @@ def feed_order(records: Sequence[Any], paging: Paging) -> list[Any]:
 
 
 def saved_clips_page(
-    records: Sequence[Any], body: Mapping[str, Any], paging: Paging
+    records: Sequence[Any], body: Mapping[str, Any], paging: Paging, ordered: bool = False
 ) -> dict[str, Any]:
-    """The getSavedClipsV2 answer to `body` over `records`."""
+    """The getSavedClipsV2 answer to `body` over `records` (`ordered`: already in feed order)."""
     size = min(int(body.get("maxPageSize") or 100), paging.cap, 100)
     at = body.get("pageTimestampMs")
-    chosen = [
-        r for r in feed_order(records, paging) if at is None or _within(filed_at(r), at, paging)
-    ]
+    feed = records if ordered else feed_order(records, paging)
+    chosen = [r for r in feed if at is None or _within(filed_at(r), at, paging)]
     page = chosen[:size]
     answer: dict[str, Any] = {"savedClips": [served(r) for r in page]}
     last = filed_at(page[-1]) if page else None

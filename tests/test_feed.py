@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clipbot.feed import WINDOW_MS, Feed, Page
@@ -47,10 +47,19 @@ class Model:
     """A getSavedClipsV2 server over `records`, counting the requests it answers."""
 
     def __init__(self, records: list[dict[str, Any]], paging: Paging) -> None:
-        self.records = records
         self.paging = paging
+        self.records = records
         self.requests = 0
         self.odd = OddRecords()
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self._records
+
+    @records.setter
+    def records(self, records: list[dict[str, Any]]) -> None:
+        self._records = records
+        self._ordered = feed_order(records, self.paging)
 
     def fetch(self, at: int | None) -> Page:
         assert at is None or 0 <= at < 2**53, f"pageTimestampMs {at} is not a time"
@@ -58,7 +67,8 @@ class Model:
         body: dict[str, Any] = {"maxPageSize": self.paging.cap}
         if at is not None:
             body["pageTimestampMs"] = at
-        return Page.from_api(saved_clips_page(self.records, body, self.paging), self.odd)
+        answer = saved_clips_page(self._ordered, body, self.paging, ordered=True)
+        return Page.from_api(answer, self.odd)
 
     def feed(self, now_ms: int) -> Feed:
         return Feed(self.fetch, self.paging.cap, lambda: now_ms)
@@ -75,38 +85,25 @@ def visible(records: Sequence[dict[str, Any]], paging: Paging) -> list[Clip]:
     return [c for c in (Clip.from_api(served(r)) for r in reachable) if c is not None]
 
 
-def odd_run(records: Sequence[dict[str, Any]], paging: Paging) -> bool:
-    """Whether a full page of nothing but odd records can occur with no lastEvaluatedTimestampMs
-    to page past it: the one case where the walk stops early (documented in clipbot.feed)."""
-    found = False
-    if paging.last_evaluated == "absent":
-        odd = [Clip.from_api(served(r)) is None for r in feed_order(records, paging)]
-        runs = (sum(1 for _ in run) for is_odd, run in itertools.groupby(odd) if is_odd)
-        found = any(length >= paging.cap for length in runs)
-    event("odd run, no lastEvaluatedTimestampMs: checked as a subset" if found else "exact")
-    return found
-
-
 def oldest_first(clips: Sequence[Clip]) -> list[str]:
     return [c.uuid for c in sorted(clips, key=lambda c: (c.created_at_ms, c.uuid))]
 
 
-def check(got: list[Clip], records: list[dict[str, Any]], paging: Paging, want: list[Clip]) -> None:
-    """`got` holds each clip once: exactly `want`'s clips, or some of them when the feed holds a
-    run of odd records the walk cannot page past."""
+def check(got: list[Clip], records: list[dict[str, Any]], want: list[Clip]) -> None:
+    """`got` holds exactly `want`'s clips, each once."""
     uuids = [c.uuid for c in got]
     feed = [(r.get("uuid"), r.get("createdAtMs"), filed_at(r) - T0) for r in records]
     assert len(uuids) == len(set(uuids)), f"a clip came twice: {feed}"
-    if odd_run(records, paging):
-        assert set(uuids) <= {c.uuid for c in want}, f"feed: {feed}"
-    else:
-        assert sorted(uuids) == sorted(c.uuid for c in want), f"feed: {feed}"
+    assert sorted(uuids) == sorted(c.uuid for c in want), f"feed: {feed}"
 
 
-def request_bound(clips: int, windows: int = 1) -> int:
+def request_bound(records: list[dict[str, Any]], windows: int = 1) -> int:
     """Requests a walk may make: a page with nothing new happens at most twice in a row (a tie
-    re-read, then the bound learnt), so three per clip read, plus the order probes."""
-    return 3 * (clips + windows) + 2
+    re-read, then the bound learnt), so three per record read, plus the order probes; and
+    passing a page of odd records that nothing places in time costs a doubling then halving
+    search, at most two requests per bit of a millisecond time (42 bits)."""
+    odd = sum(1 for r in records if Clip.from_api(served(r)) is None)
+    return 3 * (len(records) + windows) + 2 + 2 * 42 * odd
 
 
 # -- feeds ------------------------------------------------------------------------------------
@@ -168,9 +165,9 @@ class TestFeedModel:
         model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, cap))
         got = model.feed(T0).clips_since(since)
         want = [c for c in visible(records, model.paging) if c.created_at_ms >= since]
-        check(got, records, model.paging, want)
+        check(got, records, want)
         assert [c.uuid for c in got] == oldest_first(got)
-        assert model.requests <= request_bound(len(records))
+        assert model.requests <= request_bound(records)
 
     @PROPERTY
     @given(records=feeds(), cap=caps, before=st.none() | positions)
@@ -182,17 +179,12 @@ class TestFeedModel:
         want = [
             c for c in visible(records, model.paging) if before is None or c.created_at_ms <= before
         ]
-        check(got, records, model.paging, want)
+        check(got, records, want)
         times = [c.created_at_ms for c in got]
         assert times == sorted(times, reverse=True)
         # Oldest-first feeds are listed in windows of 1, 4, 16, 64 hours back from now, which
-        # cover the 13 hours drawn; back to 1970 (17 windows) when the feed's first page is odd
-        # records with no lastEvaluatedTimestampMs to say where the feed starts.
-        first = Page.from_api(
-            saved_clips_page(records, {"maxPageSize": cap}, model.paging), OddRecords()
-        )
-        blind = paging.order == "asc" and not first.clips and first.next_ms is None
-        assert model.requests <= request_bound(len(records), 17 if blind else 4)
+        # cover the 13 hours drawn.
+        assert model.requests <= request_bound(records, 4)
 
     @PROPERTY
     @given(records=feeds(max_size=25), cap=caps, data=st.data())
@@ -214,7 +206,7 @@ class TestFeedModel:
         since = position - LOOKBACK_MS
         got = feed.clips_since(since)
         want = [c for c in visible(model.records, model.paging) if c.created_at_ms >= since]
-        check(got, model.records, model.paging, want)
+        check(got, model.records, want)
         assert [c.uuid for c in got] == oldest_first(got)
 
 
@@ -239,22 +231,21 @@ class TestWalkLimits:
         ]
 
     @pytest.mark.parametrize("paging", PAGINGS, ids=str)
-    def test_a_run_of_odd_records_with_nothing_to_page_past_them(
-        self, paging: Paging, caplog: pytest.LogCaptureFixture
+    @pytest.mark.parametrize("where", ["between", "newest"])
+    def test_a_page_of_odd_records_with_nothing_to_place_them(
+        self, paging: Paging, where: str
     ) -> None:
-        """A full page of odd records: lastEvaluatedTimestampMs pages past it; without one the
-        walk ends there, having read everything before it, and says so once."""
+        """A full page of odd records, between clips or as the newest records: passed using
+        lastEvaluatedTimestampMs, or without one by a doubling-then-halving search that
+        passes no clip; a few dozen requests, not one per millisecond."""
         odd = [odd_record(f"X{i}", T0 + 100 * i, "null") for i in range(1, 4)]
-        records = [clip("A", T0), *odd, clip("B", T0 + 1000)]
-        model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, 3))
-        with caplog.at_level(logging.WARNING, logger="clipbot.feed"):
-            got = [c.uuid for c in model.feed(T0).clips_since(T0)]
-        if paging.last_evaluated != "absent":
-            assert got == ["A", "B"]
-        else:  # the walk reads from the feed's start: newest-first that is B, oldest-first A
-            assert got == (["B"] if paging.order == "desc" else ["A"])
-            assert "walk ended" in caplog.records[-1].getMessage()
+        clips = [clip("A", T0), clip("B", T0 + 1000)] if where == "between" else [clip("A", T0)]
+        model = Model(clips + odd, Paging(paging.order, paging.bound, paging.last_evaluated, 3))
+        feed = model.feed(T0 + 2000)
+        assert [c.uuid for c in feed.clips_since(T0)] == [c["uuid"] for c in clips]
+        assert [c.uuid for c in feed.recent()] == [c["uuid"] for c in reversed(clips)]
         assert model.odd.count == 3
+        assert model.requests <= 200
 
     @pytest.mark.parametrize("order", ["desc", "asc"])
     def test_an_echoed_position_proves_nothing(self, order: str) -> None:

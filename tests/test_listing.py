@@ -74,7 +74,7 @@ class TestMorePaging:
         with client_over(records, paging) as client:
             screens = page_through(client, ListQuery(limit=limit), max_scan=scan)
         shown = [c for s in screens for c in s.clips]
-        check(shown, records, paging, [c for c in visible(records, paging) if not c.is_private])
+        check(shown, records, [c for c in visible(records, paging) if not c.is_private])
         times = [c.created_at_ms for c in shown]
         assert times == sorted(times, reverse=True)
         hidden = sum(1 for c in visible(records, paging) if c.is_private)
