@@ -187,11 +187,15 @@ def _settle_cards(store: Store, poster: SlackPoster) -> None:
         except IN_DOUBT as exc:
             log.warning("cannot reach Slack to check %s (%s)", channel, slack_error(exc))
             continue
+        # One confirm per message, so the clips of one digest are confirmed together: a digest
+        # half confirmed would hide its own ts from the next look (it searches after it).
+        by_ts: dict[str, list[str]] = defaultdict(list)
         for card in cards:
             if card.clip.uuid in found:
-                store.confirm(channel, [card.clip.uuid], found[card.clip.uuid])
-            else:
-                store.release(channel, [card.clip.uuid])
+                by_ts[found[card.clip.uuid]].append(card.clip.uuid)
+        for ts, uuids in sorted(by_ts.items(), key=lambda item: float(item[0])):
+            store.confirm(channel, uuids, ts)
+        store.release(channel, [c.clip.uuid for c in cards if c.clip.uuid not in found])
 
 
 # -- thread replies ------------------------------------------------------------------------------

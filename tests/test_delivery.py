@@ -16,6 +16,7 @@ from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack
+from tests.test_poller import Crash, crash_on
 from tests.world import T0, World
 
 
@@ -64,6 +65,21 @@ class TestLostAnswers:
         assert world.posted_uuids("C1") == [f"K{i}" for i in range(clips)]
         assert world.store.in_doubt() == []
         assert len(world.slack.called("conversations.history")) == 1
+
+    def test_digest_found_after_a_crash_mid_confirm(self, world: World) -> None:
+        """A digest in doubt, found in the history, is confirmed for all its clips at once: a
+        crash in between cannot leave half of it to be posted again."""
+        world.subscribe("C1")
+        world.rhombus.add(*(clip(f"K{i}", T0 + i) for i in range(5)))
+        world.slack.lose_answers("chat.postMessage")
+        world.poller.poll_once()
+        crash_on(world.store, "confirm", 1, after=True)
+        with pytest.raises(Crash):
+            world.poller.poll_once()
+        world.restart()
+        world.poller.poll_once()
+        assert (len(world.slack.posts("C1")), world.store.in_doubt()) == (1, [])
+        assert world.posted_uuids("C1") == [f"K{i}" for i in range(5)]
 
     def test_post_that_never_arrived_is_sent_again(self, world: World) -> None:
         """A connection that failed before Slack acted: the history shows nothing, so the card

@@ -142,6 +142,12 @@ class FakeSlack:
         with self._lock:
             self._lost[method] = self._lost.get(method, 0) + count
 
+    def calm(self) -> None:
+        """Drops every queued failure and lost-answer switch: Slack behaves from now on."""
+        with self._lock:
+            self._failures.clear()
+            self._lost.clear()
+
     def channel(self, channel_id: str, **fields: Any) -> Channel:
         self.channels[channel_id] = Channel(channel_id, **fields)
         return self.channels[channel_id]
