@@ -1,11 +1,12 @@
 """Stopping on time: one stop signal that every wait wakes on and that cuts open connections.
 
 SIGTERM/SIGINT must end the process within `GRACE_S` seconds whatever Rhombus or Slack are
-doing. Three things make that hold: waits (backoff, Retry-After, pacing) are `stop.wait(t)`
-rather than sleeps; HTTP connections made through `Stop.transport()` are shut down when the stop
-comes, so a call stalled on a silent server ends at once; and whatever still runs when the grace
-is over is abandoned by `Stop.watchdog`. Abandoning is safe: the store writes each card down
-before it is sent, so a later start settles anything in doubt.
+doing. Three things make that hold: waits (backoff, Retry-After, pacing) are waits on the stop
+rather than sleeps, and give up once it comes; HTTP calls still in flight `CUT_AFTER_S` after the
+stop (made through `Stop.transport()` or urllib's opener) have their connections shut down, so a
+call stalled on a silent server ends then, while quicker ones (a listener's answer) finish; and
+whatever still runs when the grace is over is abandoned by `Stop.watchdog`. Abandoning is safe:
+the store writes each card down before it is sent, so a later start settles anything in doubt.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GRACE_S = 8.0  # from the signal to the end of the process, inside the contract's 10 s
+CUT_AFTER_S = 5.0  # from the signal to cutting the HTTP calls still in flight
 
 # httpcore's trace events that hand over a freshly opened network stream.
 _NEW_STREAM = ("connection.connect_tcp.complete", "connection.start_tls.complete")
@@ -43,11 +45,13 @@ class Stopped(Exception):
 
 
 class Stop:
-    """The process-wide stop: `set()` once; waits wake, and open HTTP connections are cut."""
+    """The process-wide stop: `set()` once; waits wake, and HTTP calls still in flight
+    `cut_after_s` later are cut."""
 
-    def __init__(self, grace_s: float = GRACE_S) -> None:
-        self.grace_s = grace_s
+    def __init__(self, grace_s: float = GRACE_S, cut_after_s: float = CUT_AFTER_S) -> None:
+        self.grace_s, self.cut_after_s = grace_s, cut_after_s
         self._event = threading.Event()
+        self._cut = False  # set once in-flight connections have been cut
         self._lock = threading.Lock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self.at: float | None = None  # time.monotonic() of the stop
@@ -63,12 +67,33 @@ class Stop:
         """Sleeps up to `seconds` (None: until the stop); True when stopping."""
         return self._event.wait(seconds)
 
+    def sleep(self, seconds: float) -> None:
+        """A wait before trying again (backoff, Retry-After): Stopped once stopping."""
+        if self._event.wait(seconds):
+            raise Stopped("stopping: not trying again")
+
     def set(self) -> None:
-        """Stops: wakes every wait and shuts every connection made through `transport()`."""
+        """Stops: wakes every wait now, and cuts the connections still open `cut_after_s`
+        later."""
         with self._lock:
-            if self.at is None:
-                self.at = time.monotonic()
+            if self.at is not None:
+                return
+            self.at = time.monotonic()
             self._event.set()
+        timer = threading.Timer(self.cut_after_s, self.cut)
+        timer.daemon = True
+        timer.start()
+
+    @property
+    def cut_done(self) -> bool:
+        """Whether in-flight connections have been cut (`cut_after_s` after the stop)."""
+        return self._cut
+
+    def cut(self) -> None:
+        """Shuts down every connection made through `transport()` or urllib's opener; later
+        ones are shut at once."""
+        with self._lock:
+            self._cut = True
             sockets = list(self._sockets)
         for sock in sockets:
             _cut(sock)
@@ -80,7 +105,7 @@ class Stop:
         return max(0.0, self.grace_s - (time.monotonic() - self.at))
 
     def transport(self, **options: Any) -> httpx.HTTPTransport:
-        """An httpx transport whose connections `set()` cuts (options as httpx.HTTPTransport)."""
+        """An httpx transport whose connections `cut()` shuts (options as httpx.HTTPTransport)."""
         return _CuttableTransport(self, **options)
 
     def track(self, event: str, info: dict[str, Any]) -> None:
@@ -92,7 +117,7 @@ class Stop:
             self._adopt(sock)
 
     def install_urllib_opener(self) -> None:
-        """Makes urllib open connections that `set()` cuts. Process-wide (for `clipbot run`):
+        """Makes urllib open connections that `cut()` shuts. Process-wide (for `clipbot run`):
         slack_sdk's Web API and response_url calls go through urllib's installed opener."""
         adopt = self._adopt
 
@@ -117,10 +142,10 @@ class Stop:
         urllib.request.install_opener(urllib.request.build_opener(Http, Https))
 
     def _adopt(self, sock: socket.socket) -> None:
-        """Remembers a connection's socket for `set()` to cut (at once if already stopping)."""
+        """Remembers a connection's socket for `cut()` (shut at once if that already ran)."""
         with self._lock:
             self._sockets.add(sock)
-            late = self._event.is_set()
+            late = self._cut
         if late:
             _cut(sock)
 
@@ -193,7 +218,7 @@ class _CuttableTransport(httpx.HTTPTransport):
         self._stop = stop
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self._stop.is_set():
+        if self._stop.cut_done:
             raise Stopped("stopping: no new requests")
         request.extensions = {**request.extensions, "trace": self._stop.track}
         return super().handle_request(request)

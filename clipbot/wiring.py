@@ -66,7 +66,7 @@ def rhombus_client(
         auth,
         settings.rhombus_api_url,
         settings.rhombus_media_url,
-        sleep=stop.wait if stop else time.sleep,
+        sleep=stop.sleep if stop else time.sleep,
         on_error=on_error,
     )
 

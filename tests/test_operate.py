@@ -109,6 +109,46 @@ class TestStopOnTime:
         assert [c.clip.uuid for c in store.in_doubt()] == ["NEW"]
         store.close()
 
+    def test_a_listener_at_work_finishes_before_the_stop(
+        self,
+        run_env: dict[str, str],
+        rhombus: FakeRhombus,
+        slack: FakeSlack,
+        socket_mode: FakeSocketMode,
+        tmp_path: Path,
+    ) -> None:
+        """SIGTERM while `/clips subscribe` waits 4 s for Rhombus: the listener still finishes
+        (the subscription is stored, the answer sent), and only then is the store closed."""
+        bot = Process(["run"], run_env, tmp_path)
+        try:
+            assert eventually(lambda: "clipbot is running" in bot.stderr, timeout=30), bot.stderr
+            slow = Reply.json({"savedClips": [clip("A", T0, title="Dock door")]})
+            slow.delay = 4.0
+            rhombus.fail("getSavedClipsV2", slow)
+            asked = len(rhombus.calls("getSavedClipsV2"))
+            envelope = socket_mode.send(
+                "slash_commands",
+                {
+                    "team_id": "T0001",
+                    "channel_id": "C1",
+                    "user_id": "U1",
+                    "command": "/clips",
+                    "text": "subscribe",
+                    "response_url": slack.response_url(),
+                    "trigger_id": "t9",
+                },
+            )
+            assert eventually(lambda: socket_mode.ack_for(envelope), timeout=10)
+            assert eventually(lambda: len(rhombus.calls("getSavedClipsV2")) > asked, timeout=10)
+        finally:
+            bot.proc.terminate()
+        assert bot.wait(timeout=STOP_LIMIT_S) == 0, bot.stderr
+        assert slack.responses[-1]["text"].startswith("Subscribed <#C1> to new clips"), bot.stderr
+        assert "level=ERROR" not in bot.stderr
+        store = SqliteStore(str(tmp_path / "clipbot.db"))
+        assert [s.channel_id for s in store.subscriptions()] == ["C1"]
+        store.close()
+
     def test_sigint_during_the_start_up_check(
         self, run_env: dict[str, str], rhombus: FakeRhombus, tmp_path: Path
     ) -> None:

@@ -29,7 +29,7 @@ def later(seconds: float, action: object) -> threading.Timer:
 def rhombus_client(rhombus: FakeRhombus, stop: Stop) -> RhombusClient:
     http = httpx.Client(timeout=httpx.Timeout(60.0), transport=stop.transport())
     return RhombusClient(
-        http, RhombusAuth(Secret(API_KEY)), rhombus.api_url, rhombus.media_url, sleep=stop.wait
+        http, RhombusAuth(Secret(API_KEY)), rhombus.api_url, rhombus.media_url, sleep=stop.sleep
     )
 
 
@@ -42,10 +42,10 @@ class TestStop:
         assert stop.remaining() <= stop.grace_s
 
     def test_silent_rhombus_call_is_cut(self, rhombus: FakeRhombus) -> None:
-        """A Rhombus call stalled on a server that never answers ends with Stopped when the stop
-        comes, without waiting out its 60 s timeout or retrying."""
+        """A Rhombus call stalled on a server that never answers is cut once the stop's cut time
+        comes, and ends with Stopped without waiting out its 60 s timeout or retrying."""
         rhombus.silent = True
-        stop = Stop()
+        stop = Stop(cut_after_s=0.2)
         with rhombus_client(rhombus, stop) as client:
             later(0.3, stop.set)
             with pytest.raises(Stopped):
@@ -140,6 +140,17 @@ class TestSlackRetryAfter:
         caller.join(timeout=10)
         assert not caller.is_alive()
         assert [type(e).__name__ for e in errors] == ["URLError"]
+
+    def test_quick_calls_finish_after_the_stop(self, rhombus: FakeRhombus) -> None:
+        """Until the cut, a call in flight (a listener's, say) still gets its answer."""
+        slow = Reply.json({"savedClips": []})
+        slow.delay = 0.5
+        rhombus.fail("getSavedClipsV2", slow)
+        stop = Stop(cut_after_s=30)
+        with rhombus_client(rhombus, stop) as client:
+            later(0.1, stop.set)
+            assert client.call("event/getSavedClipsV2", {"maxPageSize": 1}) == {"savedClips": []}
+        assert stop.is_set()
 
 
 class TestBusy:
