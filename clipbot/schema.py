@@ -188,4 +188,11 @@ MIGRATIONS = (
     ALTER TABLE cards ADD COLUMN grouped INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cards ADD COLUMN grouped_shown INTEGER NOT NULL DEFAULT 0;
     """,
+    # 14: which clip's video a replica is downloading, so no other fetches it at the same time.
+    """
+    CREATE TABLE video_fetches (
+        clip_uuid TEXT PRIMARY KEY,
+        started_at_ms INTEGER NOT NULL
+    );
+    """,
 )

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 WORKERS = 3  # downloads at once in one process
 CHUNK = 256 * 1024
+# A fetch claimed longer ago than this was left by a process that died; it may be taken over.
+STALE_MS = 15 * 60_000
 
 PRIVATE = (
     "This clip is private or role-restricted in Rhombus, and this channel's subscription does "
@@ -100,8 +102,14 @@ class VideoDesk:
             tell(busy)
             return
         try:
-            self._fetch(card, user, tell)
+            # Another replica may have finished the upload since the look above.
+            video = self.store.video(card.clip.uuid)
+            if video and video.permalink:
+                self._link(card, user, video)
+            else:
+                self._fetch(card, user, tell)
         finally:
+            self.store.release_video_fetch(card.clip.uuid)
             with self._lock:
                 self._busy.discard(card.clip.uuid)
 
@@ -110,12 +118,16 @@ class VideoDesk:
         return sub is not None and self.access.effective(sub).include_private
 
     def _claim(self, clip_uuid: str) -> str | None:
-        """Marks the clip as downloading; why not, when it already is or every slot is taken."""
+        """Marks the clip as downloading, here and in the store (so no other replica fetches
+        it too); why not, when it already is or every slot here is taken."""
         with self._lock:
             if clip_uuid in self._busy:
                 return BUSY_CLIP
             if len(self._busy) >= self.workers:
                 return BUSY.format(n=len(self._busy))
+            now = self.now_ms()
+            if not self.store.claim_video_fetch(clip_uuid, now, stale_before_ms=now - STALE_MS):
+                return BUSY_CLIP
             self._busy.add(clip_uuid)
         return None
 

@@ -280,6 +280,16 @@ def test_videos(store: Store) -> None:
     assert (store.video("A"), store.video("B")) == (first, None)
 
 
+def test_video_fetch_claims(store: Store) -> None:
+    """One claim at a time per clip, across connections; a stale one may be taken over."""
+    assert store.claim_video_fetch("A", 1_000, stale_before_ms=0)
+    assert not store.claim_video_fetch("A", 2_000, stale_before_ms=500)
+    assert store.claim_video_fetch("B", 2_000, stale_before_ms=500)
+    assert store.claim_video_fetch("A", 3_000, stale_before_ms=1_001)  # the first one died
+    store.release_video_fetch("A")
+    assert store.claim_video_fetch("A", 4_000, stale_before_ms=0)
+
+
 def test_mutes(store: Store) -> None:
     """Mutes: muting again moves the same mute's end, unmute ends running ones at a time, and a
     held clip counts once however often it is noted."""

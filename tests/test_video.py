@@ -15,7 +15,7 @@ from clipbot.access import SharePolicy
 from clipbot.records import Clip
 from clipbot.rhombus import video_url
 from clipbot.state import AuditKind, Card, VideoFile
-from clipbot.video import MB, VideoDesk
+from clipbot.video import BUSY_CLIP, MB, VideoDesk
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, Video, clip, video_chunks
 from tests.fakes.server import Reply
@@ -400,3 +400,21 @@ def test_concurrent_presses_on_one_clip_download_once(world: World, rhombus: Fak
         )
         == 3
     )
+
+
+def test_replicas_download_a_clip_once(world: World, rhombus: FakeRhombus) -> None:
+    """Two replicas (two desks on one store) pressed at once: one fetches, the other says so;
+    pressed again after, it links the same upload."""
+    rhombus.videos["A"] = Video(SIZE, latency=0.5)
+    first, second = desk(world), desk(world)
+    stored = world.store.card("A", "C1")
+    assert stored is not None
+    told: list[str] = []
+    racing = threading.Thread(target=first.press, args=(stored, "U1", told.append))
+    racing.start()
+    assert eventually(lambda: media_requests(world) == 1)
+    second.press(stored, "U2", told.append)
+    racing.join()
+    assert told[-1] == BUSY_CLIP
+    second.press(stored, "U3", told.append)
+    assert (media_requests(world), len(world.slack.files), len(thread(world))) == (1, 1, 2)

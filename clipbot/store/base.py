@@ -281,6 +281,15 @@ class Store(Protocol):
         """Remembers an upload so later presses share it; the first one recorded is kept."""
         ...
 
+    def claim_video_fetch(self, clip_uuid: str, at_ms: int, *, stale_before_ms: int) -> bool:
+        """Takes the right to download the clip's video (any replica); False while another
+        fetch claimed at or after `stale_before_ms` holds it."""
+        ...
+
+    def release_video_fetch(self, clip_uuid: str) -> None:
+        """Gives the download right back (the fetch ended, uploaded or not)."""
+        ...
+
     # -- mutes -------------------------------------------------------------------------------
 
     def mute(

@@ -38,3 +38,24 @@ class VideoQueries:
                     video.uploaded_at_ms,
                 ),
             )
+
+    def claim_video_fetch(self, clip_uuid: str, at_ms: int, *, stale_before_ms: int) -> bool:
+        """Takes the right to download the clip's video (any replica); False while another
+        fetch claimed at or after `stale_before_ms` holds it."""
+        with self._db.transaction() as db:
+            db.run(
+                "DELETE FROM video_fetches WHERE clip_uuid = ? AND started_at_ms < ?",
+                (clip_uuid, stale_before_ms),
+            )
+            return bool(
+                db.run(
+                    "INSERT INTO video_fetches (clip_uuid, started_at_ms) VALUES (?, ?)"
+                    " ON CONFLICT (clip_uuid) DO NOTHING",
+                    (clip_uuid, at_ms),
+                )
+            )
+
+    def release_video_fetch(self, clip_uuid: str) -> None:
+        """Gives the download right back (the fetch ended, uploaded or not)."""
+        with self._db.transaction() as db:
+            db.run("DELETE FROM video_fetches WHERE clip_uuid = ?", (clip_uuid,))
