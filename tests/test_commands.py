@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from slack_bolt import BoltRequest
 
+from clipbot.metrics import Metrics
 from clipbot.records import Clip
 from clipbot.replies import USAGE
 from clipbot.state import Card, Subscription
@@ -447,6 +448,24 @@ class TestStatusAndHome:
         assert recent[0] == "*Recent clips*"
         assert [line.split("|")[1].split(">")[0] for line in recent[1:]] == [
             f"Clip C{i}" for i in range(5)
+        ]
+
+    def test_home_shows_the_metrics_figures(
+        self, bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The Home tab's health carries the same figures as /metrics, and the replica's part."""
+        metrics = Metrics(lambda: NOW - 150_000, now=lambda: NOW / 1000)
+        metrics.slack_error("ratelimited")
+        metrics.rhombus_error("timeout")
+        monkeypatch.setattr(bot.deps, "metrics", metrics)
+        bot.home_opened(user="U5")
+        (published,) = eventually(lambda: world.slack.called("views.publish"))
+        health = published["view"]["blocks"][1]["text"]["text"].splitlines()
+        assert health[-4:] == [
+            "Feed lag: 2m since the newest clip read",
+            "Slack errors since start: ratelimited ×1",
+            "Rhombus errors since start: timeout ×1",
+            "This replica: leader",
         ]
 
 
