@@ -103,6 +103,7 @@ class TestScheduler:
             sched.shutdown(wait=True)
         messages = [r.getMessage() for r in caplog.records]
         assert [m for m in messages if "maximum number of running instances" in m] == []
+        assert [m for m in messages if "was missed by" in m] == []
         overran = [m for m in messages if "longer than its" in m]
         assert len(overran) >= 1 and overran[0].startswith("poll took 1s, longer than its 0.25s")
         assert any(m.startswith('Running job "poll (trigger: interval') for m in messages)
