@@ -14,7 +14,7 @@ from clipbot.records import Clip
 from clipbot.state import Card, CardKind
 from clipbot.threadline import grouped_line
 from tests.bolt import Bot
-from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
 from tests.test_poller import Crash, crash_on
 from tests.world import T0, World
@@ -171,6 +171,20 @@ class TestPosting:
         (line,) = world.slack.replies("C1", world.slack.posts("C1")[0].ts)
         assert line.edits == 1
         assert line.blocks is not None and " · Complete" in line.blocks[0]["text"]["text"]
+        assert thread(world) == ["B"]
+
+    def test_thumbnail_added_to_the_line_when_ready(self, world: World) -> None:
+        """A grouped clip whose thumbnail the media server did not have yet gets it on its line
+        later, by an edit."""
+        world.subscribe("C1", group_ms=120_000)
+        world.rhombus.add(dock("A", T0 + 1), dock("B", T0 + 2))
+        world.poller.poll_once()
+        (line,) = world.slack.replies("C1", world.slack.posts("C1")[0].ts)
+        assert [b["type"] for b in line.blocks or []] == ["section"]
+        world.rhombus.thumbnails["B"] = THUMBNAIL
+        world.now[0] += 61_000
+        world.poller.poll_once()
+        assert [b["type"] for b in line.blocks or []] == ["section", "image"]
         assert thread(world) == ["B"]
 
     def test_open_lists_the_card_for_the_group(self, world: World) -> None:

@@ -28,12 +28,12 @@ class ThumbnailQueries:
         return str(row["file_id"]) if row else None
 
     def missing_thumbnails(self, since_ms: int) -> list[Card]:
-        """Cards of finished clips posted since `since_ms` that still show no thumbnail (the
-        media server did not have it yet), oldest first."""
+        """Cards (and grouped clips' thread lines) of finished clips posted since `since_ms`
+        that still show no thumbnail (the media server did not have it yet), oldest first."""
         with self._db.reading() as db:
             rows = db.all(
-                "SELECT * FROM cards WHERE kind = ? AND ts IS NOT NULL AND posted_at_ms >= ?"
+                "SELECT * FROM cards WHERE kind IN (?, ?) AND ts IS NOT NULL AND posted_at_ms >= ?"
                 " AND thumbnail_file_id IS NULL ORDER BY posted_at_ms, clip_uuid",
-                (CardKind.CARD.value, since_ms),
+                (CardKind.CARD.value, CardKind.LINE.value, since_ms),
             )
         return [c for c in map(card_from_row, rows) if c.clip.status == "COMPLETE"]
