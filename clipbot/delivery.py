@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks, lines
-from clipbot.notify import ChannelBroken, SlackPoster, slack_error
+from clipbot.notify import ChannelBroken, SlackPoster
+from clipbot.slack_errors import SlackFailure, classify, slack_error
 from clipbot.state import Card, CardKind, ThreadReply
 from clipbot.store import Store, StoreConflict
 from clipbot.threadline import grouped_line
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 
 # A channel whose posts Slack refuses this many poll cycles in a row is marked broken.
 BROKEN_AFTER = 5
-# Answers that mean Slack itself is in trouble, not that the channel refuses the bot.
-SLACK_TROUBLE = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 REDRAW_TRIES = 5  # draws of one card in a row while others keep changing it
 # Failures after which nobody knows whether Slack acted: the message is in doubt.
 IN_DOUBT = (SlackClientError, OSError)
@@ -39,8 +36,7 @@ IN_DOUBT = (SlackClientError, OSError)
 def is_refusal(exc: SlackApiError) -> bool:
     """Whether Slack's error answer is the channel refusing the bot's posts (any error but
     rate limiting and Slack's own trouble), which counts towards marking it broken."""
-    status = exc.response.status_code if exc.response is not None else 200
-    return status < 500 and slack_error(exc) not in SLACK_TROUBLE
+    return classify(exc) is not SlackFailure.TRANSIENT
 
 
 # -- cards and digests ---------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import logs
-from clipbot.notify import slack_error
 from clipbot.rhombus import RhombusError
+from clipbot.slack_errors import slack_error
 from clipbot.stopping import Busy, Stopped
 from clipbot.store import StoreError
 

@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks
 from clipbot.grouping import Parent, camera_of, group
-from clipbot.notify import SlackPoster, slack_error
+from clipbot.notify import SlackPoster
 from clipbot.records import Clip
+from clipbot.slack_errors import slack_error
 from clipbot.state import Card, CardKind, Subscription
 from clipbot.store import Store
 from clipbot.threadline import grouped_line

@@ -22,8 +22,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from clipbot.blocks import age
-from clipbot.notify import slack_error
 from clipbot.rhombus import RhombusError
+from clipbot.slack_errors import slack_error
 from clipbot.stopping import Stopped
 
 OUTCOMES = ("ok", "failed", "error")  # error: a fault of clipbot's own, logged with a traceback

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,14 +16,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot.blocks import CLIP_EVENT, DIGEST_EVENT, REPLY_EVENT, Message
+from clipbot.slack_errors import SlackFailure, classify, slack_error
 
 log = logging.getLogger(__name__)
-
-# Answers that mean the bot cannot post to the channel until a person fixes something.
-BROKEN_CHANNEL_ERRORS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
-)
-
 
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 HISTORY_PAGES = 5  # how far back a restart looks for a post it may have made (5 x 200 messages)
@@ -55,14 +51,6 @@ class ChannelBroken(Exception):
         self.reason = reason
 
 
-def slack_error(exc: Exception) -> str:
-    """A short description of a Slack failure (its error code, or the kind of connection
-    failure), never with tokens."""
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "unknown_error"))
-    return type(exc).__name__
-
-
 class SlackPoster:
     """Posts and edits the bot's messages; each channel's posts at most one per `pace` seconds."""
 
@@ -89,7 +77,7 @@ class SlackPoster:
         try:
             return Sent(self._post(channel, message, metadata), image_refused=False)
         except SlackApiError as exc:
-            if not _image_refused(exc, message):
+            if classify(exc, message) is not SlackFailure.IMAGE_REFUSED:
                 raise
         log.warning("slack refused a thumbnail in %s; posting the card without it", channel)
         return Sent(self._post(channel, _without_images(message), metadata), image_refused=True)
@@ -104,7 +92,7 @@ class SlackPoster:
                 thread_ts=message.get("thread_ts"),  # set: a line in a card's thread
             )
         except SlackApiError as exc:
-            if slack_error(exc) in BROKEN_CHANNEL_ERRORS:
+            if classify(exc) is SlackFailure.BROKEN_CHANNEL:
                 raise ChannelBroken(channel, slack_error(exc)) from None
             raise
         return str(response["ts"])
@@ -122,16 +110,23 @@ class SlackPoster:
             )
             return True
         except SlackApiError as exc:
-            if not _image_refused(exc, message):
+            if classify(exc, message) is not SlackFailure.IMAGE_REFUSED:
                 raise
         plain = _without_images(message)
         self.client.chat_update(channel=channel, ts=ts, text=plain["text"], blocks=plain["blocks"])
         return False
 
+    def announce(self, channel: str, text: str) -> str:
+        """Posts a plain line in the channel itself (a subscription or a mute said aloud); its
+        ts. Raises ChannelBroken when the channel refuses the bot, SlackApiError otherwise."""
+        self._wait_turn(channel)
+        return self._post(channel, {"text": text, "blocks": None}, None)
+
     def reply(
         self, channel: str, thread_ts: str, text: str, metadata: dict[str, Any] | None = None
     ) -> str:
-        """Posts one line in a card's thread; its ts."""
+        """Posts one line in a card's thread (paced with the channel's posts); its ts."""
+        self._wait_turn(channel)
         response = self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=text, metadata=metadata
         )
@@ -142,6 +137,34 @@ class SlackPoster:
         self.client.chat_postEphemeral(
             channel=channel, user=user, text=message["text"], blocks=message.get("blocks")
         )
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to one of the bot's messages; None (logged) when Slack will not give one."""
+        with _logged("chat.getPermalink", channel):
+            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        return None
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> bool:
+        """Opens a modal for the person whose press brought `trigger_id`; False (logged) if not."""
+        with _logged("views.open", "-"):
+            self.client.views_open(trigger_id=trigger_id, view=view)
+            return True
+        return False
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> bool:
+        """Shows `view` as the user's App Home tab; False (logged) when Slack refuses it."""
+        with _logged("views.publish", user):
+            self.client.views_publish(user_id=user, view=view)
+            return True
+        return False
+
+    def user_info(self, user: str) -> dict[str, Any]:
+        """Slack's record of a user (users.info). Raises what the call raises."""
+        return dict(self.client.users_info(user=user).get("user") or {})
+
+    def check_token(self) -> None:
+        """Asks Slack whether the bot token works (auth.test). Raises what the call raises."""
+        self.client.auth_test()
 
     def upload_image(self, data: bytes, filename: str, title: str) -> str | None:
         """Uploads an image for a `slack_file` block; its file ID, or None when Slack refuses."""
@@ -267,9 +290,15 @@ def _clips_in(message: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _image_refused(exc: SlackApiError, message: Message) -> bool:
-    has_image = any(block.get("type") == "image" for block in message["blocks"])
-    return has_image and slack_error(exc) == "invalid_blocks"
+@contextlib.contextmanager
+def _logged(method: str, where: str) -> Iterator[None]:
+    """Logs a failed call once, with its error code and what kind of failure it is."""
+    try:
+        yield
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning(
+            "slack %s for %s failed: %s (%s)", method, where, slack_error(exc), classify(exc).value
+        )
 
 
 def _without_images(message: Message) -> Message:

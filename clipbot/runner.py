@@ -156,7 +156,7 @@ def _run(settings: Settings, stop: Stop) -> int:
 
 def _credentials_problem(parts: Parts) -> str | None:
     try:
-        parts.poster.client.auth_test()
+        parts.poster.check_token()
     except SlackApiError as exc:
         return slack_credentials_problem(exc)
     except (SlackClientError, OSError) as exc:

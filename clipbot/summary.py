@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import report
 from clipbot.blocks import Message
-from clipbot.notify import ChannelBroken, SlackPoster, slack_error
+from clipbot.notify import ChannelBroken, SlackPoster
 from clipbot.report import DAY_MS, HOUR_MS, WEEK_MS
+from clipbot.slack_errors import slack_error
 from clipbot.state import SUMMARY_POSTED, SUMMARY_RESERVED, SUMMARY_SKIPPED, SummaryRecord
 from clipbot.store import Store
 

@@ -138,7 +138,7 @@ def test_lookups_are_cached_for_a_while(world: World) -> None:
     """One users.info per user per five minutes; after that Slack is asked again."""
     now = [0.0]
     guests = Guests(ttl_s=300, clock=lambda: now[0])
-    assert [guests.refusal(world.web, u) for u in ("U1", "U1", "UGUEST", "UGUEST")] == [
+    assert [guests.refusal(world.poster, u) for u in ("U1", "U1", "UGUEST", "UGUEST")] == [
         None,
         None,
         GUEST_REFUSAL,
@@ -147,7 +147,7 @@ def test_lookups_are_cached_for_a_while(world: World) -> None:
     assert [c["user"] for c in world.slack.called("users.info")] == ["U1", "UGUEST"]
     world.slack.users.people.pop("UGUEST")  # made a full member
     now[0] = 299.0
-    assert guests.refusal(world.web, "UGUEST") == GUEST_REFUSAL
+    assert guests.refusal(world.poster, "UGUEST") == GUEST_REFUSAL
     now[0] = 301.0
-    assert guests.refusal(world.web, "UGUEST") is None
+    assert guests.refusal(world.poster, "UGUEST") is None
     assert len(world.slack.called("users.info")) == 3

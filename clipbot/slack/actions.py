@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from clipbot import access, audit, blocks, delivery, replies, triage
@@ -47,12 +46,10 @@ def register(app: App, deps: Deps) -> None:
         respond(replace_original=True, **list_clips(query, text, deps, cursor))
 
     @app.action(replies.OPEN_MORE)
-    def more_open(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def more_open(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         request = ActionRequest.from_body(body)
-        respond(
-            replace_original=True, **open_clips(request.channel_id, deps, client, request.value)
-        )
+        respond(replace_original=True, **open_clips(request.channel_id, deps, request.value))
 
     @app.action(replies.SUBSCRIPTIONS_MORE)
     def more_subscriptions(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -74,7 +71,7 @@ def register(app: App, deps: Deps) -> None:
 
     @app.action(blocks.RESOLVE)
     @app.action(blocks.FALSE_ALARM_ACTION)
-    def ask_for_note(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def ask_for_note(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         request, card = _pressed(deps, body, respond)
         if card is None:
@@ -83,12 +80,12 @@ def register(app: App, deps: Deps) -> None:
         if refusal := triage.refusal(card, action, request.user_id, request.seen_version):
             _tell(respond, refusal)
             return
-        client.views_open(
+        deps.poster.open_view(
             trigger_id=request.trigger_id, view=note_modal(card, action, request.seen_version)
         )
 
     @app.view(NOTE_MODAL)
-    def note_submitted(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def note_submitted(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         submission = NoteSubmission.from_body(body)
         if submission is None:
@@ -107,9 +104,7 @@ def register(app: App, deps: Deps) -> None:
             )
         )
         if refusal:
-            client.chat_postEphemeral(
-                channel=submission.channel_id, user=submission.user_id, text=refusal
-            )
+            deps.poster.ephemeral(submission.channel_id, submission.user_id, {"text": refusal})
 
     @app.action(blocks.SHARE)
     def share(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

@@ -19,7 +19,8 @@ from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 
-from clipbot.notify import SlackPoster, slack_error
+from clipbot.notify import SlackPoster
+from clipbot.slack_errors import slack_error
 
 log = logging.getLogger(__name__)
 

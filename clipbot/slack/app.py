@@ -84,7 +84,9 @@ def build_app(
         listener_executor=listener_executor,
     )
     answering.install(app, deps.poster)
-    gate.register(app, deps.store, deps.guests, deps.now_ms)  # each delivery once; no guests
+    gate.register(
+        app, deps.store, deps.guests, deps.poster, deps.now_ms
+    )  # each delivery once; no guests
     commands.register(app, deps)
     actions.register(app, deps)
     home.register(app, deps)

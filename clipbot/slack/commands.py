@@ -8,14 +8,13 @@ from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import audit, replies
 from clipbot.access import PRIVATE_NEEDS_ADMINS
 from clipbot.blocks import Message
 from clipbot.listing import Cursor, search
-from clipbot.notify import BROKEN_CHANNEL_ERRORS, slack_error
+from clipbot.notify import ChannelBroken
 from clipbot.query import (
     AuditQuery,
     ListQuery,
@@ -32,7 +31,8 @@ from clipbot.rhombus import RhombusError
 from clipbot.slack import mutes
 from clipbot.slack.app import Deps
 from clipbot.slack.requests import CommandRequest
-from clipbot.state import AuditKind, Card, Subscription
+from clipbot.slack_errors import slack_error
+from clipbot.state import AuditKind, Subscription
 from clipbot.store import StoreUnavailable
 from clipbot.summary import channel_report
 
@@ -52,7 +52,7 @@ OPEN_PAGE = 25  # open clips per reply (each needs a permalink from Slack)
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/clips")
-    def clips_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def clips_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         request = CommandRequest.from_body(body)
         command = parse(request.text)
         if isinstance(command, ParseError):
@@ -62,20 +62,19 @@ def register(app: App, deps: Deps) -> None:
             ack(**replies.help_reply())
             return
         ack()
-        respond(**answer(command, request, deps, client))
+        respond(**answer(command, request, deps))
 
 
 def answer(
     command: ListQuery | SubscribeQuery | ReportQuery | AuditQuery | MuteQuery | UnmuteQuery | Verb,
     request: CommandRequest,
     deps: Deps,
-    client: WebClient,
 ) -> Message:
     """The reply to a parsed command (slow work allowed: the command is already acknowledged)."""
     if isinstance(command, ListQuery):
         return list_clips(command, request.text, deps)
     if isinstance(command, SubscribeQuery):
-        return subscribe(command, request, deps, client)
+        return subscribe(command, request, deps)
     if isinstance(command, ReportQuery):
         heading = f"Report — last {window_text(command.window_ms)}"
         message = channel_report(
@@ -86,15 +85,13 @@ def answer(
         return audit_trail(command, request, deps)
     if isinstance(command, MuteQuery | UnmuteQuery):
         refusal = _admin_refusal(request, deps, "mutes")
-        return (
-            replies.text_reply(refusal) if refusal else mutes.answer(command, request, deps, client)
-        )
+        return replies.text_reply(refusal) if refusal else mutes.answer(command, request, deps)
     if command.name == "unsubscribe":
-        return unsubscribe(request, deps, client)
+        return unsubscribe(request, deps)
     if command.name == "subscriptions":
         return subscriptions(request.team_id, deps)
     if command.name == "open":
-        return open_clips(request.channel_id, deps, client)
+        return open_clips(request.channel_id, deps)
     return status(request.team_id, deps)
 
 
@@ -153,9 +150,7 @@ def more_position(value: str, deps: Deps) -> tuple[ListQuery, str, Cursor] | Non
     return query, decoded[0], decoded[1]
 
 
-def subscribe(
-    query: SubscribeQuery, request: CommandRequest, deps: Deps, client: WebClient
-) -> Message:
+def subscribe(query: SubscribeQuery, request: CommandRequest, deps: Deps) -> Message:
     if refusal := _admin_refusal(request, deps):
         return replies.text_reply(refusal)
     if query.include_private and not deps.admins:
@@ -185,19 +180,20 @@ def subscribe(
     )
     # The visible announcement doubles as the test that clipbot can post here at all.
     try:
-        client.chat_postMessage(
-            channel=request.channel_id, text=replies.announcement(request.user_id, sub)
+        deps.poster.announce(request.channel_id, replies.announcement(request.user_id, sub))
+    except ChannelBroken:
+        return replies.text_reply(CANNOT_SEE)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        return replies.text_reply(
+            f":warning: Nothing was subscribed: Slack did not take the announcement here "
+            f"({slack_error(exc)}). Try again in a moment."
         )
-    except SlackApiError as exc:
-        if slack_error(exc) in BROKEN_CHANNEL_ERRORS:
-            return replies.text_reply(CANNOT_SEE)
-        raise
     replaced = deps.store.subscribe(sub)
     _record(deps, AuditKind.SUBSCRIBE, request, replies.describe_subscription(sub, mrkdwn=False))
     return replies.subscribed(sub, replaced, deps.zone.key)
 
 
-def unsubscribe(request: CommandRequest, deps: Deps, client: WebClient) -> Message:
+def unsubscribe(request: CommandRequest, deps: Deps) -> Message:
     if refusal := _admin_refusal(request, deps):
         return replies.text_reply(refusal)
     removed = deps.store.unsubscribe(request.channel_id)
@@ -207,10 +203,9 @@ def unsubscribe(request: CommandRequest, deps: Deps, client: WebClient) -> Messa
         )
     details = replies.describe_subscription(removed, mrkdwn=False)
     _record(deps, AuditKind.UNSUBSCRIBE, request, details)
-    with contextlib.suppress(SlackApiError):
-        client.chat_postMessage(
-            channel=request.channel_id,
-            text=f"<@{request.user_id}> unsubscribed this channel from new clips.",
+    with contextlib.suppress(SlackApiError, SlackClientError, OSError, ChannelBroken):
+        deps.poster.announce(
+            request.channel_id, f"<@{request.user_id}> unsubscribed this channel from new clips."
         )
     return replies.text_reply(
         f"Unsubscribed <#{request.channel_id}> ({replies.describe_subscription(removed)})."
@@ -224,17 +219,11 @@ def subscriptions(team_id: str, deps: Deps, after: str = "") -> Message:
     return replies.subscriptions_reply(later, deps.access, total=len(subs))
 
 
-def open_clips(channel_id: str, deps: Deps, client: WebClient, after: str = "") -> Message:
+def open_clips(channel_id: str, deps: Deps, after: str = "") -> Message:
     """The channel's open clips after the one keyed `after` (see replies.open_key), a page."""
     cards = [c for c in deps.store.open_cards(channel_id) if _after(replies.open_key(c), after)]
     page = cards[:OPEN_PAGE]
-    linked: list[tuple[Card, str | None]] = []
-    for card in page:
-        try:
-            permalink = client.chat_getPermalink(channel=card.channel_id, message_ts=card.ts or "")
-            linked.append((card, str(permalink["permalink"])))
-        except SlackApiError:
-            linked.append((card, None))
+    linked = [(card, deps.poster.permalink(card.channel_id, card.ts or "")) for card in page]
     return replies.open_reply(linked, deps.now_ms(), rest=len(cards) - len(page))
 
 

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse, Respond
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot.blocks import section
-from clipbot.notify import slack_error
+from clipbot.notify import SlackPoster
+from clipbot.slack_errors import slack_error
 from clipbot.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ LOOKUP_FAILED = (
 class Guests:
     """Whether Slack users are guests, from `users.info` (scope `users:read`), cached.
 
-    `refusal(client, user_id)` is None for a full member, else the short text to show them:
+    `refusal(poster, user_id)` is None for a full member, else the short text to show them:
     a guest, a deactivated account, or a lookup that failed (not cached: the next try asks).
     """
 
@@ -56,11 +56,11 @@ class Guests:
         self._known: dict[str, tuple[bool, float]] = {}  # user ID -> (guest?, trusted until)
         self._lock = threading.Lock()
 
-    def refusal(self, client: WebClient, user_id: str) -> str | None:
+    def refusal(self, poster: SlackPoster, user_id: str) -> str | None:
         guest = self._cached(user_id)
         if guest is None:
             try:
-                user = client.users_info(user=user_id).get("user") or {}
+                user = poster.user_info(user_id)
             except (SlackApiError, SlackClientError, OSError) as exc:
                 log.warning("users.info for %s failed: %s", user_id, slack_error(exc))
                 return LOOKUP_FAILED.format(error=slack_error(exc))
@@ -79,7 +79,9 @@ class Guests:
         return None
 
 
-def register(app: App, store: Store, guests: Guests, now_ms: Callable[[], int]) -> None:
+def register(
+    app: App, store: Store, guests: Guests, poster: SlackPoster, now_ms: Callable[[], int]
+) -> None:
     """Installs both middlewares, `once` first (a repeated delivery costs no lookup)."""
 
     def once(
@@ -106,19 +108,18 @@ def register(app: App, store: Store, guests: Guests, now_ms: Callable[[], int]) 
         resp: BoltResponse,
         body: dict[str, Any],
         context: BoltContext,
-        client: WebClient,
         respond: Respond | None,
         next_: Callable[[], None],
     ) -> BoltResponse:
         kind = _gated(body)
         user = context.user_id or ""
-        refusal = guests.refusal(client, user) if kind and user else None
+        refusal = guests.refusal(poster, user) if kind and user else None
         if refusal is None:
             next_()
             return resp
         why = "a guest" if refusal == GUEST_REFUSAL else "users.info failed"
         log.info("refused a %s from %s: %s", kind, user, why)
-        return _refuse(kind or "", refusal, body, user, client, respond)
+        return _refuse(kind or "", refusal, body, user, poster, respond)
 
     app.middleware(once)
     app.middleware(members_only)
@@ -150,7 +151,7 @@ def _refuse(
     refusal: str,
     body: dict[str, Any],
     user: str,
-    client: WebClient,
+    poster: SlackPoster,
     respond: Respond | None,
 ) -> BoltResponse:
     """The acknowledgement that says no: in the command's answer, the modal's error, the
@@ -163,7 +164,7 @@ def _refuse(
         )
     try:
         if kind == "app_home_opened":
-            client.views_publish(user_id=user, view={"type": "home", "blocks": [section(refusal)]})
+            poster.publish_home(user, {"type": "home", "blocks": [section(refusal)]})
         elif respond is not None:
             respond(text=refusal, response_type="ephemeral", replace_original=False)
     except (SlackApiError, SlackClientError, OSError) as exc:

@@ -6,7 +6,6 @@ import itertools
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from clipbot import replies
 from clipbot.records import Clip
@@ -16,10 +15,10 @@ from clipbot.slack.app import Deps
 
 def register(app: App, deps: Deps) -> None:
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+    def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        client.views_publish(user_id=event["user"], view=home(deps, str(body.get("team_id", ""))))
+        deps.poster.publish_home(event["user"], home(deps, str(body.get("team_id", ""))))
 
 
 def home(deps: Deps, team_id: str) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import audit
 from clipbot.blocks import Message, escape, slack_date
+from clipbot.notify import ChannelBroken
 from clipbot.query import MuteQuery, UnmuteQuery
 from clipbot.quiet import Mute
 from clipbot.replies import text_reply
@@ -25,16 +25,14 @@ from clipbot.store import Store
 NOT_SUBSCRIBED = "This channel has no subscription, so there is nothing to mute."
 
 
-def answer(
-    command: MuteQuery | UnmuteQuery, request: CommandRequest, deps: Deps, client: WebClient
-) -> Message:
+def answer(command: MuteQuery | UnmuteQuery, request: CommandRequest, deps: Deps) -> Message:
     """The reply to mute or unmute in the request's channel (admin check done by the caller)."""
     if isinstance(command, MuteQuery):
-        return mute(command, request, deps, client)
-    return unmute(command, request, deps, client)
+        return mute(command, request, deps)
+    return unmute(command, request, deps)
 
 
-def mute(query: MuteQuery, request: CommandRequest, deps: Deps, client: WebClient) -> Message:
+def mute(query: MuteQuery, request: CommandRequest, deps: Deps) -> Message:
     if deps.store.subscription(request.channel_id) is None:
         return text_reply(NOT_SUBSCRIBED)
     now = deps.now_ms()
@@ -47,14 +45,14 @@ def mute(query: MuteQuery, request: CommandRequest, deps: Deps, client: WebClien
     audit.record(
         deps.store, AuditKind.MUTE, request.user_id, request.channel_id, now, details=details
     )
-    _announce(client, request, f"<@{request.user_id}> muted {what} here until {until}.")
+    _announce(deps, request, f"<@{request.user_id}> muted {what} here until {until}.")
     return text_reply(
         f"Muted {what} in <#{request.channel_id}> until {until}: their clips are held back, "
         f"not posted, and counted. `/clips unmute camera:{escape(muted.camera)}` ends it sooner."
     )
 
 
-def unmute(query: UnmuteQuery, request: CommandRequest, deps: Deps, client: WebClient) -> Message:
+def unmute(query: UnmuteQuery, request: CommandRequest, deps: Deps) -> Message:
     now = deps.now_ms()
     ended = deps.store.unmute(request.channel_id, query.camera, now)
     if not ended:
@@ -66,7 +64,7 @@ def unmute(query: UnmuteQuery, request: CommandRequest, deps: Deps, client: WebC
     audit.record(
         deps.store, AuditKind.UNMUTE, request.user_id, request.channel_id, now, details=details
     )
-    _announce(client, request, f"<@{request.user_id}> unmuted cameras matching {escape(cameras)}.")
+    _announce(deps, request, f"<@{request.user_id}> unmuted cameras matching {escape(cameras)}.")
     return text_reply(f"Unmuted in <#{request.channel_id}>:\n" + "\n".join(lines))
 
 
@@ -98,7 +96,7 @@ def since_text(ms: int) -> str:
     return f"{hours}h" if hours <= 48 else f"{-(-hours // 24)}d"
 
 
-def _announce(client: WebClient, request: CommandRequest, text: str) -> None:
+def _announce(deps: Deps, request: CommandRequest, text: str) -> None:
     """A visible line in the channel, so everyone there knows why a camera went quiet."""
-    with contextlib.suppress(SlackApiError):
-        client.chat_postMessage(channel=request.channel_id, text=text)
+    with contextlib.suppress(SlackApiError, SlackClientError, OSError, ChannelBroken):
+        deps.poster.announce(request.channel_id, text)
