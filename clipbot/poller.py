@@ -139,10 +139,6 @@ class Poller:
             mutes=mutes,
         )
         batches = planned.batches
-        if dry_run:
-            result.planned = [self._describe(b) for b in batches]
-            return
-        self.store.hold((mute.id, clip.uuid, clip.created_at_ms) for mute, clip in planned.held)
         by_channel = {s.channel_id: s for s in subs}
         now = self.now_ms()
         joins = {  # burst grouping: clip uuid → the card whose thread it joins, per channel
@@ -150,6 +146,10 @@ class Poller:
             for b in batches
             if not b.digest
         }
+        if dry_run:
+            result.planned = [self._describe(b, joins.get(b.channel_id, {})) for b in batches]
+            return
+        self.store.hold((mute.id, clip.uuid, clip.created_at_ms) for mute, clip in planned.held)
         cards = self._enrich(batches, names, joins)
 
         def deliver(channel_cards: list[Card]) -> ChannelOutcome:
@@ -188,11 +188,13 @@ class Poller:
             held[card.channel_id] = min(at, held.get(card.channel_id, at))
         return held
 
-    def _describe(self, batch: Batch) -> str:
+    def _describe(self, batch: Batch, joins: dict[str, str]) -> str:
         if batch.digest:
             return f"{batch.channel_id}: a digest of {len(batch.clips)} clips"
         return "\n".join(
-            f"{batch.channel_id}: {blocks.title_of(c)} ({c.uuid})" for c in batch.clips
+            f"{batch.channel_id}: {blocks.title_of(c)} ({c.uuid})"
+            + (f" in the thread of {joins[c.uuid]}" if c.uuid in joins else "")
+            for c in batch.clips
         )
 
     def _deliver(self, cards: list[Card], sub: Subscription) -> ChannelOutcome:

@@ -187,6 +187,14 @@ class TestPosting:
         assert [b["type"] for b in line.blocks or []] == ["section", "image"]
         assert thread(world) == ["B"]
 
+    def test_dry_run_says_where_clips_go(self, world: World) -> None:
+        """`poll --once --dry-run` names the card whose thread a grouped clip would join."""
+        world.subscribe("C1", group_ms=120_000)
+        world.rhombus.add(dock("A", T0 + 1), dock("B", T0 + 2))
+        result = world.poller.poll_once(dry_run=True)
+        assert result.planned == ["C1: Clip A (A)\nC1: Clip B (B) in the thread of A"]
+        assert world.slack.posts("C1") == []
+
     def test_open_lists_the_card_for_the_group(self, world: World) -> None:
         """Triage is on the card: /clips open lists it once, not its grouped clips."""
         world.subscribe("C1", group_ms=120_000)
