@@ -80,9 +80,14 @@ class Model:
 def visible(records: Sequence[dict[str, Any]], paging: Paging) -> list[Clip]:
     """Every usable clip a timestamp cursor can reach: of the records saved in one millisecond,
     only the first `cap` (in the server's order) are on any page, under either bound."""
+    clips = (Clip.from_api(served(r)) for r in reachable(records, paging))
+    return [c for c in clips if c is not None]
+
+
+def reachable(records: Sequence[dict[str, Any]], paging: Paging) -> list[dict[str, Any]]:
+    """The records on some page: the first `cap` of each millisecond, in the server's order."""
     by_time = itertools.groupby(feed_order(records, paging), key=filed_at)
-    reachable = (r for _, group in by_time for r in list(group)[: paging.cap])
-    return [c for c in (Clip.from_api(served(r)) for r in reachable) if c is not None]
+    return [r for _, group in by_time for r in list(group)[: paging.cap]]
 
 
 def oldest_first(clips: Sequence[Clip]) -> list[str]:

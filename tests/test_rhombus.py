@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -22,7 +23,8 @@ from clipbot.rhombus import (
 )
 from tests.fakes.rhombus import API_KEY, FakeRhombus, clip
 from tests.fakes.server import Reply
-from tests.feed_model import PAGINGS
+from tests.feed_model import PAGINGS, served
+from tests.test_feed import odd_record, oldest_first, reachable, visible
 
 T0 = 1_764_000_000_000
 
@@ -157,6 +159,23 @@ class TestFeedPaging:
         client = make_client(feed, page_size=4)
         assert [c.uuid for c in client.clips_since(0)] == uuids
         assert sorted(c.uuid for c in client.recent()) == uuids
+
+    def test_ties_odd_records_and_a_page_cap_over_http(self, feed: FakeRhombus) -> None:
+        """A feed of ties (some larger than a page), odd records and a page of nothing but odd
+        records, served with a page cap of four: the client reads what the model says a
+        timestamp cursor can reach, each clip once, in order, whichever way the fake pages."""
+        feed.paging = replace(feed.paging, cap=4)
+        kinds = ["clip", "clip", "null", "clip", "missing", "clip", "no-uuid", "clip", "clip"]
+        records = [odd_record(f"R{n:02d}", T0 + n // 5, kinds[n % 9]) for n in range(30)]
+        records += [odd_record(f"Z{n}", T0 + 50 + n, "null") for n in range(5)]  # an odd page
+        records += [clip("LAST", T0 + 99)]
+        feed.add(*records)
+        want = visible(records, feed.paging)
+        client = make_client(feed, page_size=4)
+        assert [c.uuid for c in client.clips_since(T0)] == oldest_first(want)
+        assert sorted(c.uuid for c in client.recent()) == sorted(c.uuid for c in want)
+        odd = [r for r in reachable(records, feed.paging) if Clip.from_api(served(r)) is None]
+        assert client.skipped_records == len(odd)
 
     def test_empty_feed(self, feed: FakeRhombus) -> None:
         """An empty feed lists nothing."""
