@@ -1,6 +1,7 @@
 """Exactly once, explored: a hypothesis state machine drives the poller, the SQLite store, the
-fake Slack and the fake Rhombus through clips (odd ones too), subscriptions, lost answers, 429s,
-a channel refusing for good, and crashes at any step followed by a restart on the same file.
+fake Slack and the fake Rhombus through clips (odd ones too), subscriptions (some with quiet
+hours that keep nothing), mutes, lost answers, 429s, a channel refusing for good, and crashes at
+any step followed by a restart on the same file.
 
 After each settle (faults cleared, a few quiet cycles) it checks the promise: every wanted
 (channel, clip) posted exactly once, nothing unwanted posted, and the window of the feed read
@@ -25,6 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from clipbot.delivery import BROKEN_AFTER
 from clipbot.plan import LOOKBACK_MS
+from clipbot.quiet import Schedule
 from clipbot.stopping import Stop
 from clipbot.wiring import slack_retry_handlers
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -58,10 +60,11 @@ class Period:
 
     start_ms: int
     start_uuids: frozenset[str]
+    quiet: bool = False  # quiet hours that keep none of the clips (a day they are not saved on)
 
     def wants(self, uuid: str, created: int) -> bool:
-        return created > self.start_ms or (
-            created == self.start_ms and uuid not in self.start_uuids
+        return not self.quiet and (
+            created > self.start_ms or (created == self.start_ms and uuid not in self.start_uuids)
         )
 
 
@@ -73,10 +76,16 @@ class Model:
     subscribed: set[str] = field(default_factory=set)
     refusing: set[str] = field(default_factory=set)
     newest: int = T0
+    mutes: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # [start, until)
+
+    def muted(self, channel: str, created: int) -> bool:
+        return any(start <= created < until for start, until in self.mutes.get(channel, []))
 
     def wanted_now(self, channel: str) -> set[str]:
         period = self.periods[channel][-1]
-        return {u for u, at in self.clips.items() if period.wants(u, at)}
+        return {
+            u for u, at in self.clips.items() if period.wants(u, at) and not self.muted(channel, at)
+        }
 
     def ever_wanted(self, channel: str, uuid: str) -> bool:
         at = self.clips.get(uuid)
@@ -167,15 +176,29 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     # -- subscriptions --------------------------------------------------------------------------
 
-    @rule(channel=st.sampled_from(CHANNELS))
-    def subscribe(self, channel: str) -> None:
-        """Subscribes at the feed's newest clip, as /clips subscribe does."""
+    @rule(channel=st.sampled_from(CHANNELS), quiet=st.booleans())
+    def subscribe(self, channel: str, quiet: bool) -> None:
+        """Subscribes at the feed's newest clip, as /clips subscribe does; `quiet`: with
+        `days:wed`, when no clip here is saved (they all are on Monday 2025-11-24, UTC)."""
         assert self.world is not None
         start = max(self.model.clips.values(), default=T0 - 1)
         at_start = frozenset(u for u, at in self.model.clips.items() if at == start)
-        self.world.subscribe(channel, start_ms=start, start_uuids=tuple(sorted(at_start)))
-        self.model.periods.setdefault(channel, []).append(Period(start, at_start))
+        self.world.subscribe(
+            channel,
+            start_ms=start,
+            start_uuids=tuple(sorted(at_start)),
+            schedule=Schedule(days=frozenset({2})) if quiet else None,
+        )
+        self.model.periods.setdefault(channel, []).append(Period(start, at_start, quiet))
         self.model.subscribed.add(channel)
+
+    @rule(channel=st.sampled_from(CHANNELS), length=st.integers(1, 40))
+    def mute(self, channel: str, length: int) -> None:
+        """The channel mutes the camera every clip comes from, from now for `length` ms."""
+        assert self.world is not None
+        start = self.model.newest + 1
+        self.world.store.mute(channel, "door", start, start + length, "U1")
+        self.model.mutes.setdefault(channel, []).append((start, start + length))
 
     @precondition(lambda self: bool(self.model.subscribed))
     @rule(data=st.data())
@@ -238,6 +261,8 @@ class DeliveryMachine(RuleBasedStateMachine):
             assert len(posted) == len(set(posted)), f"posted twice in {channel}: {posted}"
             unwanted = [u for u in posted if not model.ever_wanted(channel, u)]
             assert unwanted == [], f"{channel} got clips it never wanted: {unwanted}"
+            muted = [u for u in posted if model.muted(channel, model.clips[u])]
+            assert muted == [], f"{channel} got clips saved while muted: {muted}"
             if channel not in model.subscribed:
                 continue
             missing = model.wanted_now(channel) - set(posted)
