@@ -68,20 +68,26 @@ def deliver(
     share: bool = True,
     video_max_bytes: int = 0,
     notify: str | None = None,
+    refusals: int | None = None,
+    prepare: Callable[[Card], Card] = lambda card: card,
 ) -> ChannelOutcome:
     """Posts one channel's cards in order (or their digest), each written down before it is
     sent and confirmed after, while `carry_on()` (False: the process is stopping, or this
     replica no longer leads). Stops at the first failure; a channel that refuses posts
     BROKEN_AFTER cycles in a row (any refusal; at once for the known ones) is marked broken.
     `share`, `video_max_bytes`: which buttons the cards show (see blocks.clip_card); `notify`:
-    the subscription's mention, at the start of each message."""
+    the subscription's mention, at the start of each message; `refusals`: the channel's
+    refusals in a row on record (None: unknown), cleared after a post only when some;
+    `prepare(card)`: the card as it is to be posted, completed just before (its thumbnail,
+    uploaded meanwhile)."""
     channel = cards[0].channel_id
     outcome = ChannelOutcome(channel)
     digest = cards[0].kind is CardKind.DIGEST
     try:
-        for batch in [cards] if digest else [[card] for card in cards]:
+        for each in [cards] if digest else [[card] for card in cards]:
             if not carry_on():
                 raise _Stopping
+            batch = each if digest else [prepare(each[0])]
             if batch[0].kind is CardKind.LINE:
                 # Burst grouping: a line in its card's thread, counted on the card when confirmed.
                 line, thread_ts = batch[0], lines.parent_ts(store, batch[0])
@@ -111,7 +117,8 @@ def deliver(
     except (SlackApiError, *IN_DOUBT) as exc:
         outcome.held_ms = min(c.clip.created_at_ms for c in cards[outcome.posted :])
         _failed(store, outcome, exc)
-    if outcome.posted and outcome.broken is None and outcome.error is None:
+    took = outcome.posted and outcome.broken is None and outcome.error is None
+    if took and refusals != 0:
         store.clear_refusals(channel)
     if outcome.broken:
         log.warning(

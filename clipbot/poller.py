@@ -13,7 +13,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 
@@ -36,6 +36,15 @@ RECHECK_MS = 24 * 3_600_000  # how long an unfinished clip's card keeps being re
 # when the card went out.
 THUMBNAIL_WAIT_MS = 30 * 60_000
 THUMBNAIL_RETRY_MS = 60_000
+# Channels posted at once. Slack takes about one chat.postMessage per second per channel (bursts
+# allowed) and several hundred a minute per workspace, answering 429 + Retry-After beyond (which
+# the WebClient waits out). Each channel's posts go one after the other, paced by the poster;
+# 16 channels in flight cover a 200-channel fan-out in a burst of about 200 / 16 round trips,
+# and at most 16 posts a round trip (~100 ms against slack.com) stays near the workspace's
+# sustained pace whatever the number of channels.
+POST_CONCURRENCY = 16
+# Thumbnails fetched from Rhombus and uploaded to Slack at once, ahead of the posts that show them.
+THUMBNAIL_CONCURRENCY = 16
 
 
 @dataclass
@@ -66,7 +75,7 @@ class Poller:
         video_max_bytes: int = 0,
         zone: tzinfo = UTC,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
-        workers: int = 4,
+        workers: int = POST_CONCURRENCY,
     ) -> None:
         self.store = store
         self.rhombus = rhombus
@@ -149,14 +158,22 @@ class Poller:
         if dry_run:
             result.planned = [self._describe(b, joins.get(b.channel_id, {})) for b in batches]
             return
-        self.store.hold((mute.id, clip.uuid, clip.created_at_ms) for mute, clip in planned.held)
-        cards = self._enrich(batches, names, joins)
+        if planned.held:
+            self.store.hold((m.id, c.uuid, c.created_at_ms) for m, c in planned.held)
+        # Thumbnails are fetched and uploaded (once per clip, oldest first) while the channels
+        # post: each card waits only for its own thumbnail.
+        thumbnails = ThreadPoolExecutor(THUMBNAIL_CONCURRENCY, thread_name_prefix="thumbnail")
+        try:
+            cards, uploads = self._enrich(batches, names, joins, thumbnails)
 
-        def deliver(channel_cards: list[Card]) -> ChannelOutcome:
-            return self._deliver(channel_cards, by_channel[channel_cards[0].channel_id])
+            def deliver(channel_cards: list[Card]) -> ChannelOutcome:
+                sub = by_channel[channel_cards[0].channel_id]
+                return self._deliver(channel_cards, sub, uploads)
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            outcomes = list(pool.map(logs.carried(deliver), cards))
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="post") as pool:
+                outcomes = list(pool.map(logs.carried(deliver), cards))
+        finally:
+            thumbnails.shutdown(wait=True, cancel_futures=True)
         for outcome in outcomes:
             result.posted += outcome.posted
             result.digests += outcome.digests
@@ -164,9 +181,13 @@ class Poller:
             result.failed += [outcome.error] if outcome.error else []
         if clips:
             newest = clips[-1].created_at_ms
-            for channel, position in plan.advance(subs, newest, self._held(outcomes)).items():
-                self.store.advance_subscription(channel, position)
-            self.store.advance(newest)
+            # Only positions that move are written: an idle cycle writes nothing but health.
+            positions = plan.advance(subs, newest, self._held(outcomes))
+            moved = {c: at for c, at in positions.items() if at > (by_channel[c].position_ms or -1)}
+            if moved:
+                self.store.advance_subscriptions(moved)
+            if newest > (self.store.position() or -1):
+                self.store.advance(newest)
 
     def _posted(self, subs: list[Subscription], clips: list[Clip]) -> dict[str, set[str]]:
         """Channel → the clips it has, may have, or had held back by a mute (held stays held,
@@ -197,7 +218,9 @@ class Poller:
             for c in batch.clips
         )
 
-    def _deliver(self, cards: list[Card], sub: Subscription) -> ChannelOutcome:
+    def _deliver(
+        self, cards: list[Card], sub: Subscription, thumbnails: dict[str, Future[str | None]]
+    ) -> ChannelOutcome:
         with logs.context(channel=sub.channel_id):
             return delivery.deliver(
                 self.store,
@@ -208,6 +231,8 @@ class Poller:
                 share=self.access.share_shown,
                 video_max_bytes=self.video_max_bytes,
                 notify=sub.notify,
+                refusals=sub.failures,
+                prepare=lambda card: _with_thumbnail(card, thumbnails),
             )
 
     # -- enrich -------------------------------------------------------------------------------
@@ -217,17 +242,23 @@ class Poller:
         batches: list[Batch],
         names: dict[str, tuple[str, ...]],
         joins: dict[str, dict[str, str]],
-    ) -> list[list[Card]]:
+        pool: ThreadPoolExecutor,
+    ) -> tuple[list[list[Card]], dict[str, Future[str | None]]]:
         """Cards (and thread lines, for clips in `joins`: channel → clip uuid → its card's)
-        with every fact filled in; one thumbnail upload per clip, shared by channels."""
-        thumbnails: dict[str, str | None] = {}
+        with every fact but the thumbnail filled in, and each one's thumbnail upload (clip uuid
+        → its Slack file ID to come): one per clip, shared by channels, started on `pool`
+        oldest clip first."""
         now = self.now_ms()
+        shown = sorted(
+            {c.uuid: c for b in batches if not b.digest for c in b.clips}.values(),
+            key=lambda c: (c.created_at_ms, c.uuid),
+        )
+        thumbnail = logs.carried(self._thumbnail)
+        thumbnails = {clip.uuid: pool.submit(thumbnail, clip) for clip in shown}
         found = []
         for batch in batches:
             cards = []
             for clip in batch.clips:
-                if not batch.digest and clip.uuid not in thumbnails:
-                    thumbnails[clip.uuid] = self._thumbnail(clip)
                 group_of = joins.get(batch.channel_id, {}).get(clip.uuid)
                 kind = CardKind.LINE if group_of else CardKind.CARD
                 cards.append(
@@ -239,11 +270,10 @@ class Poller:
                         group_of=group_of,
                         camera_names=names[clip.uuid],
                         saved_by=self._saved_by(clip),
-                        thumbnail_file_id=None if batch.digest else thumbnails[clip.uuid],
                     )
                 )
             found.append(cards)
-        return found
+        return found, thumbnails
 
     def _saved_by(self, clip: Clip) -> str | None:
         try:
@@ -321,3 +351,11 @@ class Poller:
             share=self.access.share_shown,
             video_max_bytes=self.video_max_bytes,
         )
+
+
+def _with_thumbnail(card: Card, thumbnails: dict[str, Future[str | None]]) -> Card:
+    """The card (or thread line) with its thumbnail's Slack file ID, once uploaded (waits)."""
+    upload = thumbnails.get(card.clip.uuid)
+    if upload is None or card.kind is CardKind.DIGEST:
+        return card
+    return replace(card, thumbnail_file_id=upload.result())

@@ -24,7 +24,7 @@ from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError, poll_budget_note
 from clipbot.slack.app import Deps, build_app
 from clipbot.slack.http import slack_wsgi
-from clipbot.stopping import Busy, ListenerPool, Stop, Stopped, abandon
+from clipbot.stopping import LISTENERS, Busy, ListenerPool, Stop, Stopped, abandon
 from clipbot.store import Store, StoreOpenError, open_store
 from clipbot.summary import DailySummary
 from clipbot.video import VideoDesk
@@ -299,7 +299,9 @@ def _start_slack(app: App, settings: Settings) -> tuple[Callable[[], None], Call
     """Connects to Slack; the function that disconnects, and the one saying whether Slack is
     connected (always, in HTTP mode, once the port is served)."""
     if settings.http_port is None:
-        handler = SocketModeHandler(app, settings.slack_app_token.reveal())
+        # Envelopes handled at once (the gate before each acknowledgement: a store write, a
+        # users.info lookup), as many as the listeners that acknowledge them.
+        handler = SocketModeHandler(app, settings.slack_app_token.reveal(), concurrency=LISTENERS)
         handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
         return handler.close, handler.client.is_connected
     return wsgi.serve(slack_wsgi(app), settings.http_port, "http"), lambda: True

@@ -9,7 +9,7 @@ driver's own exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from clipbot.quiet import Mute
@@ -64,6 +64,11 @@ class Store(Protocol):
 
     def advance_subscription(self, channel_id: str, position_ms: int) -> None:
         """Moves one subscription's feed position (ms) forward, never back."""
+        ...
+
+    def advance_subscriptions(self, positions: Mapping[str, int]) -> None:
+        """Moves subscriptions' feed positions (channel ID → ms) forward, never back, in one
+        transaction."""
         ...
 
     # -- feed progress ----------------------------------------------------------------------

@@ -59,8 +59,11 @@ class CardQueries:
         self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
     ) -> None:
         """Records the message `ts` that carries these clips in the channel. A thread line
-        (burst grouping) confirmed now is counted on its card, once."""
-        with self._db.transaction() as db:
+        (burst grouping) confirmed now is counted on its card, once.
+
+        Not waiting for the disk: lost only with the machine, it leaves the cards in doubt, and
+        `delivery.settle` finds them in the channel's history (see Database.transaction)."""
+        with self._db.transaction(durable=False) as db:
             db.many(
                 "UPDATE cards SET grouped = grouped + 1, rev = rev + 1 WHERE channel_id = ? AND"
                 " clip_uuid ="

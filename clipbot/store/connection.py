@@ -45,8 +45,15 @@ class Connection:
 class Database(Protocol):
     """A backend: hands out connections, owns the schema version, maps its errors to StoreError."""
 
-    def transaction(self) -> AbstractContextManager[Connection]:
-        """A connection inside a transaction: committed on exit, rolled back on an exception."""
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Connection]:
+        """A connection inside a transaction: committed on exit, rolled back on an exception.
+
+        `durable` False: the commit does not wait for the disk (no fsync; SQLite WAL with
+        synchronous=NORMAL, PostgreSQL synchronous_commit=off). It still survives the process
+        dying, and stays in commit order: a later durable commit makes it durable too. Only a
+        crash of the machine itself may lose it, so it is for writes whose loss is recovered,
+        like a card's confirmation (the card is then in doubt and settled from Slack's history).
+        """
         ...
 
     def reading(self) -> AbstractContextManager[Connection]:

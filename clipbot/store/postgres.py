@@ -65,8 +65,10 @@ class PostgresDatabase:
         self._pool.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
         with self._errors(), self._pool.connection() as raw, raw.transaction():
+            if not durable:  # see Database.transaction
+                raw.execute("SET LOCAL synchronous_commit = off")
             yield Connection(raw, to_pyformat)
 
     @contextmanager

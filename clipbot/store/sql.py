@@ -7,6 +7,7 @@ trail's in audit.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from clipbot.quiet import schedule
@@ -136,11 +137,15 @@ class SqlStore(
 
     def advance_subscription(self, channel_id: str, position_ms: int) -> None:
         """Moves one subscription's feed position forward (never back)."""
+        self.advance_subscriptions({channel_id: position_ms})
+
+    def advance_subscriptions(self, positions: Mapping[str, int]) -> None:
+        """Moves subscriptions' feed positions forward (never back), in one transaction."""
         with self._db.transaction() as db:
-            db.run(
+            db.many(
                 "UPDATE subscriptions SET position_ms = ? WHERE channel_id = ?"
                 " AND (position_ms IS NULL OR position_ms < ?)",
-                (position_ms, channel_id, position_ms),
+                [(at, channel, at) for channel, at in positions.items()],
             )
 
     # -- the feed position ------------------------------------------------------------------

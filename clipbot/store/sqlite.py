@@ -59,15 +59,21 @@ class SqliteDatabase:
             self._owner_lock = None
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
         with self._lock, _errors():
-            self._db.execute("BEGIN IMMEDIATE")
+            if not durable:  # committed to the WAL without an fsync (see Database.transaction)
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield Connection(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Connection(self._db)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
