@@ -15,13 +15,13 @@ run: $(RUNTIME)
 	$(BIN)/clipbot run
 
 test: $(VENV)/.dev
-	$(BIN)/ruff check clipbot tests
-	$(BIN)/ruff format --check clipbot tests
+	$(BIN)/ruff check clipbot tests bench
+	$(BIN)/ruff format --check clipbot tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -36,6 +36,7 @@ class World:
     now: list[int] = field(default_factory=lambda: [T0 + 3_600_000])
     # The poller's access: world.subscribe() subscribes as UADMIN, an admin.
     access: Access = field(default_factory=lambda: Access(frozenset({"UADMIN"})))
+    pace_seconds: float = 0.0  # the poster's spacing of one channel's posts (1.0 in clipbot run)
 
     def __post_init__(self) -> None:
         self._http: list[httpx.Client] = []
@@ -61,7 +62,7 @@ class World:
             base_url=self.slack.api_url,
             retry_handlers=slack_retry_handlers(),
         )
-        self.poster = SlackPoster(self.web, pace_seconds=0)
+        self.poster = SlackPoster(self.web, pace_seconds=self.pace_seconds)
         self.poller = Poller(
             self.store,
             self.client,

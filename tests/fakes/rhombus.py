@@ -100,9 +100,10 @@ class FakeRhombus:
         self.requests: list[Request] = []
         self.forbidden_keys: set[str] = set()
         self.silent = False  # True: every request is read and never answered (until stop())
+        self.latency = 0.0  # benchmarks: every answer comes this many seconds late
         self._failures: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
-        self._server = LoopbackServer(self._route)
+        self._server = LoopbackServer(self._route_late)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -146,6 +147,11 @@ class FakeRhombus:
         self._server.stop()
 
     # -- serving --------------------------------------------------------------------------------
+
+    def _route_late(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._route(method, path, headers, body)
+        reply.delay = max(reply.delay, self.latency)
+        return reply
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         try:

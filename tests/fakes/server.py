@@ -110,6 +110,8 @@ class LoopbackServer:
                 pass
 
         class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # many clients connecting at once (benchmarks) all wait
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that gave up (a timeout test) is expected, not news
 

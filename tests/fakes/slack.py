@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -39,6 +40,7 @@ class Message:
     metadata: dict[str, Any] | None = None
     edits: int = 0
     files: list[str] = field(default_factory=list)  # IDs of files shared with the message
+    at: float = field(default_factory=time.monotonic)  # when the fake took it
 
 
 @dataclass
@@ -88,6 +90,17 @@ class FakeSlack:
     refuse_images: int = (
         0  # this many messages with an image block get invalid_blocks (file not ready)
     )
+    # Benchmarks (bench/): every Web API call answers after `latency` seconds; with `post_rate`,
+    # each channel takes chat.postMessage at that many per second (bursts of `post_burst`), and
+    # with `workspace_rate` the workspace takes that many posts per second (bursts of
+    # `workspace_burst`), answering HTTP 429 `ratelimited` with Retry-After (seconds) beyond.
+    latency: float = 0.0
+    post_rate: float | None = None
+    post_burst: float = 3.0
+    workspace_rate: float | None = None
+    workspace_burst: float = 100.0
+    ratelimited: list[str] = field(default_factory=list)  # channels answered 429
+    responded: list[tuple[str, float]] = field(default_factory=list)  # (response_url name, at)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -98,7 +111,8 @@ class FakeSlack:
         self._issued: dict[str, list[float]] = {}  # response_url name -> [issued at, uses]
         self._response_failures: deque[Reply] = deque()
         self._skew = 0.0
-        self._server = LoopbackServer(self._route, self._receive_upload, "/upload/")
+        self._buckets: dict[str, TokenBucket] = {}
+        self._server = LoopbackServer(self._route_late, self._receive_upload, "/upload/")
 
     @property
     def api_url(self) -> str:
@@ -168,6 +182,11 @@ class FakeSlack:
 
     # -- serving --------------------------------------------------------------------------------
 
+    def _route_late(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = self._route(verb, path, headers, body)
+        reply.delay = max(reply.delay, self.latency)
+        return reply
+
     def _route(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if path.startswith("/response/"):
             with self._lock:
@@ -179,6 +198,8 @@ class FakeSlack:
             queued = self._failures.get(method)
             if queued:
                 return queued.popleft()
+            if method == "chat.postMessage" and (wait := self._rate_wait(args)) is not None:
+                return wait
             if headers.get("authorization") not in (f"Bearer {BOT_TOKEN}", f"Bearer {APP_TOKEN}"):
                 return Reply.json({"ok": False, "error": "invalid_auth"})
             handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -203,6 +224,7 @@ class FakeSlack:
         if error := self._refusal(message.get("text"), message.get("blocks")):
             return plain(400, error)
         self.responses.append(message)
+        self.responded.append((name, time.monotonic()))
         return plain(200, "ok")
 
     def _refusal(self, text: Any, blocks: Any) -> str | None:
@@ -218,6 +240,27 @@ class FakeSlack:
         if error is None:
             return None
         return {"ok": False, "error": error, "response_metadata": {"messages": self.refused[-1][1]}}
+
+    def _rate_wait(self, args: dict[str, Any]) -> Reply | None:
+        """HTTP 429 when the channel's (or the workspace's) post rate is spent, like Slack."""
+        channel = str(args.get("channel", ""))
+        limits = [(channel, self.post_rate, self.post_burst)]
+        limits.append(("*workspace*", self.workspace_rate, self.workspace_burst))
+        buckets = [
+            self._buckets.setdefault(key, TokenBucket(rate, burst))
+            for key, rate, burst in limits
+            if rate is not None
+        ]
+        now = time.monotonic()
+        wait = max((b.wait(now) for b in buckets), default=0.0)
+        if wait > 0:
+            self.ratelimited.append(channel)
+            answer = Reply.json({"ok": False, "error": "ratelimited"}, 429)
+            answer.headers["Retry-After"] = str(math.ceil(wait))  # whole seconds, as Slack
+            return answer
+        for bucket in buckets:
+            bucket.take(now)
+        return None
 
     def _receive_upload(self, path: str, headers: dict[str, str], body: Iterator[bytes]) -> Reply:
         """The upload URL: takes the bytes as they arrive, keeping only small files whole."""
@@ -425,6 +468,31 @@ class FakeSlack:
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:9/link"}
+
+
+@dataclass
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up; a post takes one."""
+
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    at: float = 0.0
+
+    def _fill(self, now: float) -> None:
+        if self.tokens < 0:
+            self.tokens, self.at = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0: now)."""
+        self._fill(now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self._fill(now)
+        self.tokens -= 1
 
 
 def _shown(message: Message, args: dict[str, Any]) -> dict[str, Any]:

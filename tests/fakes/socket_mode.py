@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from websockets.sync.server import ServerConnection, serve
@@ -22,6 +23,8 @@ class FakeSocketMode:
     def __init__(self) -> None:
         self.connections: list[ServerConnection] = []
         self.acks: list[dict[str, Any]] = []
+        self.sent_at: dict[str, float] = {}  # envelope_id -> time.monotonic() when sent
+        self.acked_at: dict[str, float] = {}  # envelope_id -> when its ack arrived
         self._ids = itertools.count(1)
         self._server = serve(self._handle, "127.0.0.1", 0, logger=_QUIET)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -44,6 +47,7 @@ class FakeSocketMode:
         for raw in connection:
             message = json.loads(raw)
             if "envelope_id" in message:
+                self.acked_at.setdefault(message["envelope_id"], time.monotonic())
                 self.acks.append(message)
 
     def send(self, kind: str, payload: dict[str, Any]) -> str:
@@ -55,6 +59,7 @@ class FakeSocketMode:
             "payload": payload,
             "accepts_response_payload": kind != "events_api",
         }
+        self.sent_at[envelope_id] = time.monotonic()
         self.connections[-1].send(json.dumps(envelope))
         return envelope_id
 

@@ -1,4 +1,5 @@
-"""Benchmarks (`make bench`): figures printed with what they compare against. Not run by `make test`."""
+"""8. Small figures: the feed walk under every paging reading, the idle cycle in isolation, the
+card and /clips builders, and what the gate adds before an acknowledgement."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.report import Figure, Result
 from clipbot import blocks
 from clipbot.config import Secret
 from clipbot.query import parse
@@ -22,6 +24,7 @@ from tests.world import T0, World
 
 FEED = 5_000
 BEHIND = 1_000
+RESULT = Result(8, "Micro-benchmarks", "Medians of repeated runs, loopback fakes without latency.")
 
 
 def timed(run: Callable[[], object], repeat: int = 5) -> float:
@@ -38,9 +41,16 @@ def feed_catch_up() -> None:
     """Every reading of getSavedClipsV2 paging (order, bound, lastEvaluatedTimestampMs)."""
     for paging in PAGINGS:
         requests, seconds = catch_up(paging)
-        print(
-            f"catch-up {BEHIND} of {FEED} clips ({paging}): {requests} requests, "
-            f"{seconds * 1000:.0f} ms  | a full-history walk would be {FEED // 100} requests"
+        RESULT.add(
+            Figure(
+                f"feed walk: newest {BEHIND:,} of {FEED:,} clips ({paging}), {requests} requests",
+                seconds * 1000,
+                "ms",
+                f"{BEHIND // 100 + 2} requests or fewer",
+                f"a full-history walk: {FEED // 100} requests",
+                requests / (FEED // 100),
+                requests <= BEHIND // 100 + 2,
+            )
         )
 
 
@@ -78,9 +88,15 @@ def idle_cycle() -> None:
         world.close()
     rhombus.stop()
     slack.stop()
-    print(
-        f"idle poll cycle, 10 subscriptions: {seconds * 1000:.1f} ms, {requests:.0f} request(s)"
-        f"  | {seconds / 30 * 100:.3f}% of the default 30 s poll interval"
+    RESULT.add(
+        Figure(
+            f"idle poll cycle, 10 subscriptions, {requests:.0f} request(s)",
+            seconds * 1000,
+            "ms",
+            "",
+            "the default 30 s poll interval",
+            seconds / 30,
+        )
     )
 
 
@@ -91,9 +107,16 @@ def builders() -> None:
         timed(lambda: [parse('20 camera:"front door" since:24h forklift') for _ in range(1000)])
         / 1000
     )
-    print(
-        f"clip_card: {per_card * 1e6:.0f} µs; /clips parse: {per_parse * 1e6:.0f} µs"
-        "  | Slack's acknowledgement budget is 3,000,000 µs"
+    RESULT.add(Figure("clip_card built", per_card * 1e6, "µs"))
+    RESULT.add(
+        Figure(
+            "/clips parse",
+            per_parse * 1e6,
+            "µs",
+            "",
+            "Slack's acknowledgement budget, 3,000,000 µs",
+            per_parse * 1e6 / 3e6,
+        )
     )
 
 
@@ -116,11 +139,18 @@ def gate() -> None:
         world.close()
     rhombus.stop()
     slack.stop()
-    print(
-        f"delivery key noted: {note * 1000:.2f} ms; /clips help acknowledged: "
-        f"{miss * 1000:.1f} ms with a users.info lookup, {hit * 1000:.1f} ms cached"
-        "  | Slack's acknowledgement budget is 3000 ms"
+    RESULT.add(Figure("delivery key noted (one SQLite write)", note * 1000, "ms"))
+    RESULT.add(
+        Figure(
+            "/clips help acknowledged in-process, with a users.info lookup",
+            miss * 1000,
+            "ms",
+            "",
+            "Slack's 3,000 ms",
+            miss * 1000 / 3000,
+        )
     )
+    RESULT.add(Figure("/clips help acknowledged in-process, users.info cached", hit * 1000, "ms"))
 
 
 def clip_record():  # type: ignore[no-untyped-def]
@@ -129,9 +159,8 @@ def clip_record():  # type: ignore[no-untyped-def]
     return Clip.from_api(clip("X", T0, title="Forklift reversing"))
 
 
-if __name__ == "__main__":
-    print("clipbot benchmarks (medians; machine-dependent, compare runs on one machine)")
+def run() -> Result:
     feed_catch_up()
-    idle_cycle()
     builders()
     gate()
+    return RESULT
