@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,10 @@ class SlackPoster:
         self._monotonic = monotonic
         self._last_post: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._card_locks: dict[tuple[str, str], threading.Lock] = {}
+        # One lock per card being edited; gone once nobody holds or waits for it.
+        self._card_locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any] | None = None) -> Sent:
         """Posts `message`. A card whose thumbnail Slack refuses (a file still being processed)
@@ -100,7 +104,10 @@ class SlackPoster:
     def card_lock(self, clip_uuid: str, channel: str) -> threading.Lock:
         """The lock that serialises this process's edits of one card (see delivery.redraw)."""
         with self._lock:
-            return self._card_locks.setdefault((clip_uuid, channel), threading.Lock())
+            lock = self._card_locks.get((clip_uuid, channel))
+            if lock is None:
+                lock = self._card_locks[(clip_uuid, channel)] = threading.Lock()
+            return lock
 
     def update(self, channel: str, ts: str, message: Message) -> bool:
         """Edits a message the bot posted, in place; False when its image had to be left out."""

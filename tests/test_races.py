@@ -99,3 +99,12 @@ class TestEditRaces:
         delivery.redraw(world.store, poster, "A", "C1", CONSOLE)
         assert done.wait(timeout=10)
         assert shown_state(world) == "Claimed by <@U2>"
+
+
+def test_card_locks_are_shared_while_held_and_then_dropped(world: World) -> None:
+    """Two edits of one card get one lock; once none holds it, the gateway keeps no lock."""
+    lock = world.poster.card_lock("A", "C1")
+    assert world.poster.card_lock("A", "C1") is lock
+    assert world.poster.card_lock("B", "C1") is not lock
+    del lock
+    assert len(world.poster._card_locks) == 0
