@@ -153,6 +153,47 @@ def gate() -> None:
     RESULT.add(Figure("/clips help acknowledged in-process, users.info cached", hit * 1000, "ms"))
 
 
+def report() -> None:
+    """`/clips report 7d` (and the daily summary's figures) over a busy channel's week: a card
+    every 30 s for 7 days, a third claimed and a third false alarms."""
+    from dataclasses import replace
+
+    from clipbot.state import CLAIMED, FALSE_ALARM, OPEN
+    from clipbot.store import open_store
+    from clipbot.summary import channel_report
+
+    base = clip_record()
+    states = (OPEN, CLAIMED, FALSE_ALARM)
+    cards = [
+        Card(
+            clip=replace(base, uuid=f"R{i}", created_at_ms=T0 - i * 30_000),
+            channel_id="C1",
+            posted_at_ms=T0 - i * 30_000,
+            ts=f"1700000000.{i:06d}",
+            camera_names=(f"Camera {i % 40}",),
+            state=states[i % 3],
+            owner="U1",
+            state_at_ms=T0 - i * 30_000 + 60_000,
+        )
+        for i in range(7 * 24 * 120)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{tmp}/r.db")
+        store.reserve(cards)
+        seconds = timed(lambda: channel_report(store, "C1", T0, 7 * 86_400_000, "Report"))
+        store.close()
+    RESULT.add(
+        Figure(
+            f"/clips report 7d over {len(cards):,} cards (SQLite)",
+            seconds * 1000,
+            "ms",
+            "",
+            "the summary job's 30,000 ms look interval",
+            seconds * 1000 / 30_000,
+        )
+    )
+
+
 def clip_record():  # type: ignore[no-untyped-def]
     from clipbot.records import Clip
 
@@ -163,4 +204,5 @@ def run() -> Result:
     feed_catch_up()
     builders()
     gate()
+    report()
     return RESULT
