@@ -122,10 +122,10 @@ def status(team_id: str, deps: Deps) -> Message:
 def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Cursor | None = None) -> Message:
     try:
         found = search(deps.rhombus, query, deps.now_ms(), cursor)
-        shortened = replies.listing_fits(found, deps.console_url) < len(found.clips)
+        fits = replies.listing_fits(found, deps.console_url)
+        shortened = fits < len(found.clips)
         if shortened:
             # Long lines: list only what fits, so More carries on right after the last shown.
-            fits = replies.listing_fits(found, deps.console_url)
             found = search(deps.rhombus, replace(query, limit=fits), deps.now_ms(), cursor)
     except RhombusError as exc:
         return replies.text_reply(f":warning: Could not list clips: {exc}")
