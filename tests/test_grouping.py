@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clipbot.blocks import clip_card
 from clipbot.grouping import Parent, group
@@ -281,3 +283,28 @@ class TestSubscribe:
         )
         sub = world.store.subscription("C1")
         assert sub is not None and sub.group_ms == 120_000
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 600_000), st.sampled_from([DOCK, DOOR])), max_size=30).map(
+        sorted
+    ),
+    st.integers(1_000, 300_000),
+)
+def test_group_invariants(stamps: list[tuple[int, str]], window: int) -> None:
+    """Whatever the burst: a clip joins only an earlier card (never a joined clip) of its own
+    camera saved less than the window before it, and a clip that could join one does."""
+    clips = [made(f"K{i:02d}", T0 + at, camera) for i, (at, camera) in enumerate(stamps)]
+    joins = group(clips, window, [])
+    by_uuid = {c.uuid: c for c in clips}
+    cards: dict[str, Clip] = {}
+    for c in clips:
+        parent = joins.get(c.uuid)
+        current = cards.get(c.camera_ids[0])
+        if parent is None:
+            assert current is None or c.created_at_ms - current.created_at_ms >= window
+            cards[c.camera_ids[0]] = c
+        else:
+            assert parent not in joins and by_uuid[parent] is current
+            assert 0 <= c.created_at_ms - current.created_at_ms < window
