@@ -35,7 +35,7 @@ class CheckedRespond(Respond):
         self._channel = channel
         self._user = user
 
-    def __call__(  # the same arguments as Bolt's respond; attachments and threads unused
+    def __call__(  # the same arguments as Bolt's respond
         self,
         text: str | dict[Any, Any] = "",
         blocks: Sequence[dict[Any, Any] | Block] | None = None,
@@ -52,9 +52,14 @@ class CheckedRespond(Respond):
             response = super().__call__(
                 text,
                 blocks=blocks,
+                attachments=attachments,
                 response_type=response_type,
                 replace_original=replace_original,
                 delete_original=delete_original,
+                unfurl_links=unfurl_links,
+                unfurl_media=unfurl_media,
+                thread_ts=thread_ts,
+                metadata=metadata,
             )
             if response.status_code == 200:
                 return response
