@@ -238,3 +238,16 @@ class TestHealth:
         )
         world.poller.poll_once()
         assert world.store.health(0).failing is False
+
+    def test_odd_records_are_counted_once_and_shown(self, world: World) -> None:
+        """Odd feed records set aside by the client are added up in the health record (each
+        once, however often it is read) and /clips status shows the total."""
+        world.subscribe("C1")
+        no_time = clip("ODD", T0 + 2)
+        no_time["createdAtMs"], no_time["_filedAtMs"] = None, T0 + 2
+        world.rhombus.add(clip("A", T0 + 1), no_time)
+        world.poller.poll_once()
+        world.poller.poll_once()
+        health = world.store.health(0)
+        assert (health.skipped_records, world.posted_uuids("C1")) == (1, ["A"])
+        assert "Odd feed records skipped in all: 1" in health_lines(health, world.now[0], 30)
