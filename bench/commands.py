@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import MEMORY_DISK
 from bench.process import Process, environment, sqlite_url
 from bench.report import Figure, Result, median, percentile
 from tests.bolt import eventually
@@ -27,7 +28,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(commands: int = 200) -> Result:
+def run(commands: int = 200, solo: int = 10) -> Result:
     result = Result(
         5,
         "Command latency",
@@ -38,11 +39,64 @@ def run(commands: int = 200) -> Result:
         "Acknowledgement: envelope sent → its ack back on the socket. Full reply: envelope sent "
         "→ the reply posted to its response_url.",
     )
+    alone, acks, full, cpu = _burst(commands, solo=solo)
+    _, memory_acks, _, _ = _burst(commands, folder=MEMORY_DISK, solo=0)
+    result.add(
+        Figure("acknowledged", len(acks), "", f"{commands}", "", None, len(acks) == commands)
+    )
+    result.add(Figure(f"one command alone: ack median of {solo}", median(alone), "ms"))
+    result.add(Figure("ack p50", median(acks), "ms"))
+    result.add(Figure("ack p95", percentile(acks, 95), "ms"))
+    p99 = percentile(acks, 99)
+    result.add(
+        Figure("ack p99", p99, "ms", "< 100 ms", "Slack's 3,000 ms deadline", p99 / 3000, p99 < 100)
+    )
+    result.add(Figure("ack p99, store on tmpfs (no fsync)", percentile(memory_acks, 99), "ms"))
+    result.add(Figure("replied", len(full), "", f"{commands}", "", None, len(full) == commands))
+    result.add(Figure("full reply p50", median(full), "ms"))
+    result.add(Figure("full reply p95", percentile(full, 95), "ms"))
+    result.add(Figure("full reply p99", percentile(full, 99), "ms"))
+    per_command = cpu / commands * 1000
+    result.add(Figure("clipbot's CPU per command (acknowledgement and reply)", per_command, "ms"))
+    result.note(
+        f"a command alone is acknowledged in {median(alone):.0f} ms; in a burst of {commands} "
+        f"the acknowledgements queue for the CPU: clipbot spends {per_command:.1f} ms of CPU per "
+        f"command (Bolt's dispatch, the gate, the listing and its reply), {commands} × "
+        f"{per_command:.1f} ms = {commands * per_command / 1000:.2f} s of CPU in one Python "
+        "process (one core at a time, shared here with the fakes and other work), plus one "
+        "durable SQLite write per command (its delivery key, so a redelivery is not acted on "
+        "twice) taken one at a time; the tmpfs figure shows that write's share. Bursts of a few "
+        "commands are acknowledged well within the target; 200 at once are not, on this machine."
+    )
+    return result
+
+
+def _burst(
+    commands: int, folder: str | None = None, solo: int = 10
+) -> tuple[list[float], list[float], list[float], float]:
+    """A real `clipbot run` (store in a temporary folder, inside `folder` when given): `solo`
+    commands one at a time, then `commands` at once. Milliseconds to each solo command's ack,
+    to each burst command's ack and full reply, and the CPU seconds the burst took."""
     rhombus, slack, socket = FakeRhombus().start(), FakeSlack().start(), FakeSocketMode().start()
     rhombus.add(*(clip(f"C{i:03d}", T0 + i * 1000) for i in range(50)))
     slack.socket_url = socket.url
     ids = itertools.count(1)
-    with tempfile.TemporaryDirectory() as tmp:
+
+    def send(n: int, name: str) -> str:
+        return socket.send(
+            "slash_commands",
+            {
+                "team_id": "T0001",
+                "channel_id": "C1",
+                "user_id": f"U{n:04d}",
+                "command": "/clips",
+                "text": "",
+                "response_url": slack.response_url(name),
+                "trigger_id": f"bench-{next(ids)}",
+            },
+        )
+
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
         env = environment(rhombus, slack, sqlite_url(Path(tmp)))
         env["CLIPBOT_POLL_SECONDS"] = "3600"
         bot = Process(["run"], env, Path(tmp))
@@ -50,25 +104,17 @@ def run(commands: int = 200) -> Result:
             assert eventually(lambda: socket.connections, timeout=60), bot.stderr[-2000:]
             time.sleep(1)  # settle: the first poll cycle runs at start
             rhombus.latency, slack.latency = RHOMBUS_LATENCY, SLACK_LATENCY
-            sent: dict[str, str] = {}  # envelope id -> response_url name
+            alone = []
+            for n in range(solo):
+                envelope = send(9000 + n, f"solo{n}")
+                eventually(lambda e=envelope: e in socket.acked_at, timeout=10)
+                alone.append((socket.acked_at[envelope] - socket.sent_at[envelope]) * 1000)
+                eventually(lambda n=n: len(slack.responded) > n, timeout=10)
+            replied0 = len(slack.responded)
             cpu0 = cpu_seconds(bot.proc.pid)
-            for n in range(commands):
-                name = f"cmd{n}"
-                envelope = socket.send(
-                    "slash_commands",
-                    {
-                        "team_id": "T0001",
-                        "channel_id": "C1",
-                        "user_id": f"U{n:04d}",
-                        "command": "/clips",
-                        "text": "",
-                        "response_url": slack.response_url(name),
-                        "trigger_id": f"bench-{next(ids)}",
-                    },
-                )
-                sent[envelope] = name
-            done = eventually(lambda: len(slack.responded) >= commands, timeout=120)
-            eventually(lambda: len(socket.acked_at) >= commands, timeout=30)
+            sent = {send(n, f"cmd{n}"): f"cmd{n}" for n in range(commands)}
+            eventually(lambda: len(slack.responded) >= replied0 + commands, timeout=120)
+            eventually(lambda: all(e in socket.acked_at for e in sent), timeout=30)
             cpu = cpu_seconds(bot.proc.pid) - cpu0
         finally:
             bot.stop()
@@ -78,20 +124,4 @@ def run(commands: int = 200) -> Result:
     replied = dict(slack.responded)
     acks = [(socket.acked_at[e] - socket.sent_at[e]) * 1000 for e in sent if e in socket.acked_at]
     full = [(replied[n] - socket.sent_at[e]) * 1000 for e, n in sent.items() if n in replied]
-    result.add(
-        Figure("acknowledged", len(acks), "", f"{commands}", "", None, len(acks) == commands)
-    )
-    result.add(Figure("ack p50", median(acks), "ms"))
-    result.add(Figure("ack p95", percentile(acks, 95), "ms"))
-    p99 = percentile(acks, 99)
-    result.add(
-        Figure("ack p99", p99, "ms", "< 100 ms", "Slack's 3,000 ms deadline", p99 / 3000, p99 < 100)
-    )
-    result.add(Figure("replied", len(full), "", f"{commands}", "", None, bool(done)))
-    result.add(Figure("full reply p50", median(full), "ms"))
-    result.add(Figure("full reply p95", percentile(full, 95), "ms"))
-    result.add(Figure("full reply p99", percentile(full, 99), "ms"))
-    result.add(
-        Figure("clipbot's CPU per command (acknowledgement and reply)", cpu / commands * 1000, "ms")
-    )
-    return result
+    return alone, acks, full, cpu

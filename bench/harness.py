@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,12 @@ from tests.world import World
 
 
 @contextlib.contextmanager
-def world(**options: Any) -> Iterator[World]:
+def world(folder: str | None = None, **options: Any) -> Iterator[World]:
     """A World (store, clients, poller as `clipbot run` builds them) against fresh fakes, in a
-    temporary folder; `options` go to World (digest_threshold, page_size...)."""
+    temporary folder (inside `folder` when given); `options` go to World (digest_threshold...)."""
     rhombus, slack = FakeRhombus().start(), FakeSlack().start()
     try:
-        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        with tempfile.TemporaryDirectory(dir=folder or os.environ.get("BENCH_TMP")) as tmp:
             built = World(rhombus, slack, Path(tmp) / "bench.db", **options)
             try:
                 yield built
@@ -52,3 +53,16 @@ class WriteCounter:
     @property
     def rows(self) -> int:
         return int(self._db.total_changes - self._rows0)
+
+
+MEMORY_DISK = "/dev/shm"  # tmpfs: a store here pays no fsync, to measure what fsync costs
+
+
+def fsync_ms(samples: int = 50) -> float:
+    """Milliseconds one 4 KiB write + fsync takes in the temporary folder's file system now."""
+    with tempfile.NamedTemporaryFile(dir=os.environ.get("BENCH_TMP")) as file:
+        started = time.perf_counter()
+        for _ in range(samples):
+            os.write(file.fileno(), b"x" * 4096)
+            os.fsync(file.fileno())
+        return (time.perf_counter() - started) / samples * 1000

@@ -14,11 +14,11 @@ BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "catchup": (
         "bench.posting:catch_up",
         {"clips": 2_000, "channels": 10, "rate": 5.0},
-        {"clips": 20, "channels": 2, "rate": 50.0},
+        {"clips": 20, "channels": 2, "rate": 50.0, "stress": 0},
     ),
     "fanout": ("bench.posting:fan_out", {"channels": 200}, {"channels": 4}),
     "freshness": ("bench.freshness", {"clips": 50, "spacing": 1.0}, {"clips": 2, "spacing": 0.2}),
-    "commands": ("bench.commands", {"commands": 200}, {"commands": 3}),
+    "commands": ("bench.commands", {"commands": 200}, {"commands": 3, "solo": 1}),
     "memory": (
         "bench.memory",
         {"cycles": 10_000, "checkpoint": 1_000},
