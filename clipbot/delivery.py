@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks, lines
+from clipbot.inflight import InFlight
 from clipbot.notify import ChannelBroken, SlackPoster
 from clipbot.slack_errors import SlackFailure, classify, slack_error
 from clipbot.state import Card, CardKind, ThreadReply
@@ -31,6 +32,8 @@ BROKEN_AFTER = 5
 REDRAW_TRIES = 5  # draws of one card in a row while others keep changing it
 # Failures after which nobody knows whether Slack acted: the message is in doubt.
 IN_DOUBT = (SlackClientError, OSError)
+# Thread replies this process is posting right now: in flight, so not for `settle`.
+_SENDING = InFlight()
 
 
 def is_refusal(exc: SlackApiError) -> bool:
@@ -218,9 +221,14 @@ def reply(
     reminder, a share link). True when it is known to be posted; False when Slack refused it
     (logged) or its answer was lost (then `settle` finds or re-sends it)."""
     line = ThreadReply(key, channel, thread_ts, text, at_ms)
-    if not store.reserve_reply(line):
+    if not _SENDING.begin(key):
         return False
-    return _send_reply(store, poster, line)
+    try:
+        if not store.reserve_reply(line):
+            return False
+        return _send_reply(store, poster, line)
+    finally:
+        _SENDING.end(key)
 
 
 def _send_reply(store: Store, poster: SlackPoster, line: ThreadReply) -> bool:
@@ -246,16 +254,32 @@ def _send_reply(store: Store, poster: SlackPoster, line: ThreadReply) -> bool:
 def _settle_replies(store: Store, poster: SlackPoster) -> None:
     found: dict[tuple[str, str], dict[str, str] | None] = {}
     for line in store.replies_in_doubt():
-        thread = (line.channel_id, line.thread_ts)
-        if thread not in found:
-            found[thread] = _replies_in(poster, *thread)
-        keys = found[thread]
-        if keys is None:
-            continue
-        if line.key in keys:
-            store.confirm_reply(line.key, keys[line.key])
-        else:
-            _send_reply(store, poster, line)
+        if not _SENDING.begin(line.key):
+            continue  # being posted right now (a press, a reminder): in flight, not in doubt
+        try:
+            _settle_reply(store, poster, line, found)
+        finally:
+            _SENDING.end(line.key)
+
+
+def _settle_reply(
+    store: Store,
+    poster: SlackPoster,
+    line: ThreadReply,
+    found: dict[tuple[str, str], dict[str, str] | None],
+) -> None:
+    if store.reply_posted(line.key):
+        return  # confirmed since the list was read
+    thread = (line.channel_id, line.thread_ts)
+    if thread not in found:
+        found[thread] = _replies_in(poster, *thread)
+    keys = found[thread]
+    if keys is None:
+        return
+    if line.key in keys:
+        store.confirm_reply(line.key, keys[line.key])
+    else:
+        _send_reply(store, poster, line)
 
 
 def _replies_in(poster: SlackPoster, channel: str, thread_ts: str) -> dict[str, str] | None:

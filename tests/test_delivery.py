@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,26 @@ class TestLostThreadReplies:
         world.poller.poll_once()
         world.poller.poll_once()
         assert len(replies_in(world)) == 1
+
+    def test_line_in_flight_is_not_settled(self, triaged: World) -> None:
+        """A poll cycle's settle that runs while a press's line is being posted (the poster
+        pacing the channel, say) leaves that line alone: it is in flight, not in doubt."""
+        world = triaged
+        poller = world.poller
+
+        class SettlingMidPost(SlackPoster):
+            def reply(self, *args: Any, **kwargs: Any) -> str:
+                poller.poll_once()  # the leader's cycle, while this line is on its way
+                return super().reply(*args, **kwargs)
+
+        world.poster = SettlingMidPost(world.web)
+        bot = Bot(world)
+        (card,) = world.slack.posts("C1")
+        bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
+        eventually(lambda: card.edits == 1 and world.store.reply_posted("press:C1:A:1"))
+        world.poller.poll_once()
+        assert [r[:30] for r in replies_in(world)] == ["<@U2> claimed this clip · <!da"]
+        assert world.store.replies_in_doubt() == []
 
     def test_reminder_once(self, triaged: World) -> None:
         """A reminder whose answer was lost is settled, never sent twice."""
