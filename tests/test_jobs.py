@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -105,5 +106,11 @@ class TestScheduler:
         assert [m for m in messages if "maximum number of running instances" in m] == []
         assert [m for m in messages if "was missed by" in m] == []
         overran = [m for m in messages if "longer than its" in m]
-        assert len(overran) >= 1 and overran[0].startswith("poll took 1s, longer than its 0.25s")
+        # How long the run took depends on the machine's load: only the shape of the line is pinned.
+        assert len(overran) >= 1
+        assert re.fullmatch(
+            r"poll took \d+s, longer than its 0\.25s interval: the runs due meanwhile were "
+            r"skipped, and the next starts on schedule",
+            overran[0],
+        )
         assert any(m.startswith('Running job "poll (trigger: interval') for m in messages)
