@@ -147,7 +147,7 @@ class RhombusClient:
                 self._retry_or_raise(operation, failures, f"HTTP {response.status_code}")
                 continue
             try:
-                return _answer(operation, response)
+                return _answer(operation, response, self._auth.api_key.reveal())
             except RhombusError as exc:
                 self._on_error("auth" if isinstance(exc, RhombusAuthError) else "api")
                 raise
@@ -324,8 +324,10 @@ _LISTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
 }
 
 
-def _answer(operation: str, response: httpx.Response) -> dict[str, Any]:
-    """The JSON of a non-retryable answer, or the error it stands for."""
+def _answer(operation: str, response: httpx.Response, api_key: str) -> dict[str, Any]:
+    """The JSON of a non-retryable answer, or the error it stands for. Rhombus's own words in
+    the error (`msg`, `errorMsg`) reach Slack replies, the CLI and the health record, so the
+    API key is masked in them: an answer may quote the key it was sent."""
     status = response.status_code
     if status == 401:
         raise RhombusAuthError(
@@ -342,14 +344,21 @@ def _answer(operation: str, response: httpx.Response) -> dict[str, Any]:
         data = None
     if status >= 400:
         detail = data.get("msg") or data.get("errorMsg") if isinstance(data, dict) else None
-        raise RhombusError(f"Rhombus {operation} failed: HTTP {status}: {detail or 'no detail'}")
+        detail = _masked(detail or "no detail", api_key)
+        raise RhombusError(f"Rhombus {operation} failed: HTTP {status}: {detail}")
     if not isinstance(data, dict):
         raise RhombusError(f"Rhombus {operation} answered with something that is not a JSON object")
     if data.get("error") is True:
-        raise RhombusError(f"Rhombus {operation} failed: {data.get('errorMsg') or 'no errorMsg'}")
+        detail = _masked(data.get("errorMsg") or "no errorMsg", api_key)
+        raise RhombusError(f"Rhombus {operation} failed: {detail}")
     if data.get("warningMsg"):
         log.warning("rhombus %s warning: %s", operation, data["warningMsg"])
     return data
+
+
+def _masked(said: object, api_key: str) -> str:
+    """What Rhombus said, as text, with the API key replaced by `***`."""
+    return str(said).replace(api_key, "***") if api_key else str(said)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -357,6 +357,25 @@ class TestErrors:
             "JSON doesn't match expected object structure"
         )
 
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            Reply.json({"msg": f"bad header x-auth-apikey: {API_KEY}"}, 400),
+            Reply.json({"error": True, "errorMsg": f"bad header x-auth-apikey: {API_KEY}"}),
+        ],
+        ids=["400-msg", "200-errorMsg"],
+    )
+    def test_key_quoted_back_is_masked(self, rhombus: FakeRhombus, answer: Reply) -> None:
+        """An answer that quotes the API key it was sent never carries the key into the error,
+        which reaches Slack replies, the CLI and the health record."""
+        rhombus.fail("getSavedClipsV2", answer)
+        with pytest.raises(RhombusError) as caught:
+            make_client(rhombus).clips_since(0)
+        http = "HTTP 400: " if answer.status == 400 else ""
+        assert str(caught.value) == (
+            f"Rhombus event/getSavedClipsV2 failed: {http}bad header x-auth-apikey: ***"
+        )
+
     def test_5xx_retried_with_backoff(self, rhombus: FakeRhombus) -> None:
         """Two 500s are retried with doubling back-off, then the answer comes through."""
         rhombus.add(clip("A", T0))
