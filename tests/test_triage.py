@@ -12,6 +12,8 @@ import pytest
 from clipbot import triage
 from clipbot.config import Settings
 from clipbot.runner import _jobs, build_parts
+from clipbot.slack.actions import NOT_A_CARD
+from clipbot.state import OPEN
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -280,6 +282,31 @@ def test_press_on_unknown_card(bot: Bot, world: World) -> None:
         == "clipbot has no record of this card any more, so it can't be triaged."
     )
     assert world.slack.called("chat.update") == []
+
+
+@pytest.mark.parametrize("action", ["clip_claim", "clip_resolve", "clip_share", "clip_video"])
+def test_press_naming_a_digest_clip_changes_nothing(
+    rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path, action: str
+) -> None:
+    """A digest has no buttons: a press naming one of its clips (forged, or from an old
+    client) is refused, and neither the store nor the digest's thread changes."""
+    world = World(rhombus, slack, tmp_path / "clipbot.db", digest_threshold=1)
+    try:
+        world.subscribe("C1")
+        rhombus.add(clip("A", T0 + 1), clip("B", T0 + 2))
+        world.poller.poll_once()
+        (digest,) = world.slack.posts("C1")
+        bot = Bot(world)
+        bot.press(action, "A", user="U2", ts=digest.ts, block_id="triage:0")
+        assert bot.next_response()["text"] == NOT_A_CARD
+        stored = world.store.card("A", "C1")
+        assert stored is not None and (stored.state, stored.version) == (OPEN, 0)
+        assert world.store.events("A", "C1") == []
+        assert world.slack.replies("C1", digest.ts) == []
+        assert world.slack.called("views.open") == []
+        assert rhombus.shares == []
+    finally:
+        world.close()
 
 
 class TestReminder:

@@ -14,7 +14,7 @@ from clipbot.rhombus import RhombusError
 from clipbot.slack.app import Deps
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
 from clipbot.slack.requests import ActionRequest, NoteSubmission
-from clipbot.state import AuditKind, Card
+from clipbot.state import AuditKind, Card, CardKind
 
 NOTE_MODAL = "triage_note"
 BUTTON_ACTIONS = {
@@ -29,6 +29,10 @@ PRIVATE_SHARE = (
 )
 VIDEO_OFF = "Video uploads are turned off here (`CLIPBOT_VIDEO_MAX_MB=0`)."
 UNKNOWN_CARD = "clipbot has no record of this card any more, so it can't be triaged."
+NOT_A_CARD = (
+    "That clip was posted in a digest or in a card's thread, not as a card of its own, so it has "
+    "no buttons: use the card it belongs to, or find it with /clips."
+)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -216,11 +220,16 @@ def _press(
 def _pressed(
     deps: Deps, body: dict[str, Any], respond: Respond
 ) -> tuple[ActionRequest, Card | None]:
-    """The press and the stored card it was on (None, after telling the presser, if unknown)."""
+    """The press and the stored card it was on (None, after telling the presser, if unknown or
+    not a card: a digest's or a thread line's clip has no buttons, so a press naming it is
+    forged or stale and changes nothing)."""
     request = ActionRequest.from_body(body)
     card = deps.store.card(request.value, request.channel_id)
     if card is None or card.ts is None:
         _tell(respond, UNKNOWN_CARD)
+        return request, None
+    if card.kind is not CardKind.CARD:
+        _tell(respond, NOT_A_CARD)
         return request, None
     return request, card
 
