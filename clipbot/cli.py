@@ -13,10 +13,13 @@ from datetime import datetime
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import audit, logs, wiring
+from clipbot.bot import build
 from clipbot.config import ConfigError, Settings, load_env
 from clipbot.query import AuditQuery, parse
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
+from clipbot.runner import run_bot
+from clipbot.slack_errors import slack_credentials_problem
 from clipbot.store import StoreOpenError, open_store
 
 # Which credentials each command needs (see Settings.from_env).
@@ -93,14 +96,6 @@ def _check_slack(settings: Settings) -> str | None:
     return None
 
 
-def slack_credentials_problem(exc: SlackApiError) -> str:
-    """Which Slack token was refused, in words."""
-    error = exc.response.get("error", "unknown error")
-    url = str(getattr(exc.response, "api_url", ""))
-    token = "SLACK_APP_TOKEN" if "apps.connections.open" in url else "SLACK_BOT_TOKEN"
-    return f"Slack rejected {token} ({error})"
-
-
 def _check_rhombus(client: RhombusClient) -> str | None:
     try:
         client.call("event/getSavedClipsV2", {"maxPageSize": 1})
@@ -138,15 +133,39 @@ def _json_line(clip: Clip, cameras: tuple[str, ...]) -> str:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from clipbot.runner import run_bot
-
     return run_bot(settings)
 
 
 def poll(settings: Settings, args: argparse.Namespace) -> int:
-    from clipbot.runner import poll_once_command
-
-    return poll_once_command(settings, dry_run=args.dry_run)
+    """`clipbot poll --once [--dry-run]`: one cycle of the bot's own poller."""
+    try:
+        bot = build(settings)
+    except ConfigError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if not args.dry_run and not bot.leadership.renew():
+            # Another replica polls; a cycle here would only race it.
+            print("clipbot: another clipbot replica holds the lease and polls", file=sys.stderr)
+            return 1
+        result = bot.poller.poll_once(dry_run=args.dry_run)
+    except RhombusError as exc:
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bot.close()
+    if args.dry_run:
+        print("\n".join(result.planned) or "Nothing to post.")
+        return 0
+    print(
+        f"posted {result.posted} clip(s) ({result.digests} digest(s)), "
+        f"updated {result.updated} card(s)"
+    )
+    for channel in result.broken:
+        print(f"channel {channel} is broken and was skipped", file=sys.stderr)
+    for failure in result.failed:
+        print(failure, file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def audit_trail(settings: Settings, args: argparse.Namespace) -> int:

@@ -54,3 +54,11 @@ def classify(exc: Exception, message: Mapping[str, Any] | None = None) -> SlackF
     if status >= 500 or code in SLACK_TROUBLE:
         return SlackFailure.TRANSIENT
     return SlackFailure.PERMANENT
+
+
+def slack_credentials_problem(exc: SlackApiError) -> str:
+    """Which Slack token was refused, in words."""
+    error = exc.response.get("error", "unknown error")
+    url = str(getattr(exc.response, "api_url", ""))
+    token = "SLACK_APP_TOKEN" if "apps.connections.open" in url else "SLACK_BOT_TOKEN"
+    return f"Slack rejected {token} ({error})"

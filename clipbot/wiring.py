@@ -1,9 +1,13 @@
-"""Builds clipbot's parts from Settings: the only place that knows how they fit together."""
+"""The outside clients made from Settings: Rhombus (auth, timeouts) and Slack (retry policy).
+
+clipbot.bot puts them together with everything else; `clipbot check` and `clipbot clips` use
+them alone."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from slack_sdk import WebClient
@@ -18,11 +22,8 @@ from slack_sdk.http_retry.state import RetryState
 
 from clipbot.config import Settings
 from clipbot.metrics import ObservedWebClient
-from clipbot.notify import SlackPoster
 from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.stopping import RateLimitRetry, Stop, UntilStop
-from clipbot.store import Store
-from clipbot.video import MB, VideoDesk
 
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
@@ -52,9 +53,14 @@ def rhombus_client(
     http: httpx.Client | None = None,
     stop: Stop | None = None,
     on_error: Callable[[str], object] = lambda kind: None,
+    *,
+    now_ms: Callable[[], int] | None = None,
+    page_size: int | None = None,
+    sleep: Callable[[float], object] | None = None,
 ) -> RhombusClient:
     """A RhombusClient for the configured tenant; with `stop`, its waits wake on the stop and
-    its connections are cut by it. `on_error(kind)` hears of each failed attempt."""
+    its connections are cut by it. `on_error(kind)` hears of each failed attempt. `now_ms`,
+    `page_size` and `sleep` replace the client's own clock, page size and backoff wait."""
     auth = RhombusAuth(
         api_key=settings.rhombus_api_key,
         scheme=settings.rhombus_auth_scheme,
@@ -66,9 +72,15 @@ def rhombus_client(
         auth,
         settings.rhombus_api_url,
         settings.rhombus_media_url,
-        sleep=stop.sleep if stop else time.sleep,
+        sleep=sleep or (stop.sleep if stop else time.sleep),
         on_error=on_error,
+        **given(now_ms=now_ms, page_size=page_size),
     )
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that were given, so the rest keep the callee's own defaults."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 class ResendableConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
@@ -119,22 +131,4 @@ def slack_client(
         base_url=settings.slack_api_url,
         timeout=30,
         retry_handlers=slack_retry_handlers(stop),
-    )
-
-
-def video_desk(
-    settings: Settings, store: Store, rhombus: RhombusClient, poster: SlackPoster
-) -> VideoDesk | None:
-    """What answers the Video button; None when CLIPBOT_VIDEO_MAX_MB is 0 (no button)."""
-    if settings.video_max_mb == 0:
-        return None
-    return VideoDesk(
-        store,
-        rhombus,
-        poster,
-        media_url=settings.rhombus_media_url,
-        console_url=settings.rhombus_console_url,
-        max_bytes=settings.video_max_mb * MB,
-        now_ms=lambda: int(time.time() * 1000),
-        access=settings.access,
     )

@@ -6,15 +6,15 @@ import itertools
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from clipbot.access import SharePolicy
-from clipbot.slack.app import Deps, build_app
+from clipbot.bot import build
 from clipbot.video import VideoDesk
-from tests.fakes.slack import SIGNING_SECRET
-from tests.world import CONSOLE, World
+from tests.world import World
 
 TEAM = "T0001"
 TRIGGERS = itertools.count(1)  # unique across Bot instances, as Slack's are
@@ -40,20 +40,22 @@ class Bot:
         share: SharePolicy = SharePolicy.EVERYONE,
         videos: VideoDesk | None = None,
     ) -> None:
+        """Built by clipbot.bot.build like the running bot, sharing the world's store and
+        clients, with its own CLIPBOT_ADMINS and CLIPBOT_SHARE."""
         self.world = world
-        self.deps = Deps(
+        settings = replace(world.settings, admins=admins, share=share)
+        built = build(
+            settings,
+            clock=world.clock,
+            tuning=world.tuning,
             store=world.store,
             rhombus=world.client,
-            poster=world.poster,
-            console_url=CONSOLE,
-            admins=admins,
-            poll_seconds=30,
-            share_hours=24,
-            share=share,
+            web=world.web,
             videos=videos,
-            now_ms=lambda: world.now[0],
+            leadership=world.bot.leadership,
         )
-        self.app: App = build_app(self.deps, world.web, SIGNING_SECRET)
+        self.deps = built.deps
+        self.app: App = built.app
         self._responses = 0
 
     def trigger(self) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from clipbot.access import PRIVATE_NEEDS_ADMINS, Access, SharePolicy
+from clipbot.bot import build
 from clipbot.config import Settings
-from clipbot.runner import _warn_flagged, build_parts
 from clipbot.state import Subscription
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -115,15 +115,15 @@ class TestPrivateOptIn:
         self, env: dict[str, str], caplog: pytest.LogCaptureFixture
     ) -> None:
         """At start, each private:yes no admin made is logged once, naming channel and user."""
-        parts = build_parts(Settings.from_env({**env, "CLIPBOT_ADMINS": "UADMIN"}))
+        bot = build(Settings.from_env({**env, "CLIPBOT_ADMINS": "UADMIN"}))
         try:
-            parts.store.subscribe(Subscription("CP", "T0001", "U7", 1, 1, include_private=True))
-            parts.store.subscribe(Subscription("CA", "T0001", "UADMIN", 1, 1, include_private=True))
-            parts.store.subscribe(Subscription("CQ", "T0001", "U7", 1, 1))
-            with caplog.at_level(logging.WARNING, logger="clipbot.runner"):
-                _warn_flagged(parts)
+            bot.store.subscribe(Subscription("CP", "T0001", "U7", 1, 1, include_private=True))
+            bot.store.subscribe(Subscription("CA", "T0001", "UADMIN", 1, 1, include_private=True))
+            bot.store.subscribe(Subscription("CQ", "T0001", "U7", 1, 1))
+            with caplog.at_level(logging.WARNING, logger="clipbot.bot"):
+                bot._warn_flagged()
         finally:
-            parts.close()
+            bot.close()
         assert [r.getMessage() for r in caplog.records] == [
             "subscription of CP: private:yes was set by U7, who is not in CLIPBOT_ADMINS;"
             " its private clips are held back until an admin subscribes it again"

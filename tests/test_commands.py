@@ -378,6 +378,7 @@ class TestStatusAndHome:
             f"Last successful poll: <!date^{NOW // 1000}^{{date_short_pretty}} at {{time}}|2025-11-24 17:00 UTC> (0m ago)",
             f"Feed position (last seen clip): <!date^{(T0 + 1000) // 1000}^{{date_short_pretty}} at {{time}}|2025-11-24 16:00 UTC>",
             "Clips posted today: 1 (1 in all)",
+            "Feed lag: 59m since the newest clip read",
             ":warning: <#CGONE> is broken (is_archived)",
             "This replica: leader",
         ]

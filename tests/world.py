@@ -1,31 +1,42 @@
-"""A poller wired to the fake servers and a real SQLite store, as the tests drive it."""
+"""clipbot built by its composition root against the fake servers and a real SQLite store,
+as the tests drive it: the same `clipbot.bot.build` as `clipbot run`, with a test clock, no waits
+and small pages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-from slack_sdk import WebClient
-
 from clipbot.access import Access
-from clipbot.config import Secret
-from clipbot.notify import SlackPoster
-from clipbot.poller import Poller
-from clipbot.rhombus import RhombusAuth, RhombusClient
+from clipbot.bot import Bot, Tuning, build
+from clipbot.config import Settings
 from clipbot.state import Subscription
-from clipbot.store import SqliteStore
-from clipbot.wiring import slack_retry_handlers
 from tests.fakes.rhombus import API_KEY, FakeRhombus
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 T0 = 1_764_000_000_000
 CONSOLE = "https://console.example.test"
 
 
+def fake_env(rhombus: FakeRhombus, slack: FakeSlack, database: Path) -> dict[str, str]:
+    """A complete environment for clipbot against the fakes, with its store at `database`."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "RHOMBUS_API_KEY": API_KEY,
+        "RHOMBUS_API_URL": rhombus.api_url,
+        "RHOMBUS_MEDIA_URL": rhombus.media_url,
+        "RHOMBUS_CONSOLE_URL": CONSOLE,
+        "CLIPBOT_DATABASE_URL": f"sqlite:///{database}",
+        "CLIPBOT_TIMEZONE": "UTC",
+    }
+
+
 @dataclass
 class World:
-    """One running clipbot (store, clients, poller); `restart()` makes a fresh one on the same file."""
+    """One built clipbot (store, clients, poller); `restart()` builds a fresh one on the same file."""
 
     rhombus: FakeRhombus
     slack: FakeSlack
@@ -39,45 +50,37 @@ class World:
     pace_seconds: float = 0.0  # the poster's spacing of one channel's posts (1.0 in clipbot run)
 
     def __post_init__(self) -> None:
-        self._http: list[httpx.Client] = []
+        env = fake_env(self.rhombus, self.slack, self.path)
+        env["CLIPBOT_DIGEST_THRESHOLD"] = str(self.digest_threshold)
+        env["CLIPBOT_ADMINS"] = ",".join(sorted(self.access.admins))
+        env["CLIPBOT_SHARE"] = self.access.share.value
+        self.settings = Settings.from_env(env)
+        self.tuning = Tuning(
+            rhombus_page_size=self.page_size,
+            rhombus_sleep=lambda s: None,
+            slack_pace_s=self.pace_seconds,
+            video_max_bytes=self.video_max_bytes,
+        )
         self.restart()
+
+    def clock(self) -> int:
+        return self.now[0]
 
     def restart(self) -> None:
         """Everything in memory is dropped; only the database file carries over."""
-        if hasattr(self, "store"):
-            self.store.close()
-        self.store = SqliteStore(str(self.path))
-        self._http.append(httpx.Client(timeout=5))
-        self.client = RhombusClient(
-            self._http[-1],
-            RhombusAuth(Secret(API_KEY)),
-            self.rhombus.api_url,
-            self.rhombus.media_url,
-            page_size=self.page_size,
-            sleep=lambda s: None,
-            now_ms=lambda: self.now[0],
-        )
-        self.web = WebClient(
-            token=BOT_TOKEN,
-            base_url=self.slack.api_url,
-            retry_handlers=slack_retry_handlers(),
-        )
-        self.poster = SlackPoster(self.web, pace_seconds=self.pace_seconds)
-        self.poller = Poller(
-            self.store,
-            self.client,
-            self.poster,
-            console_url=CONSOLE,
-            digest_threshold=self.digest_threshold,
-            access=self.access,
-            video_max_bytes=self.video_max_bytes,
-            now_ms=lambda: self.now[0],
-        )
+        if hasattr(self, "bot"):
+            self.bot.close()
+        self.bot: Bot = build(self.settings, clock=self.clock, tuning=self.tuning)
+        self.store = self.bot.store
+        self.client = self.bot.rhombus
+        self.poster = self.bot.poster
+        self.web = self.poster.client
+        self.poller = self.bot.poller
+        # One process on one SQLite file leads, as `clipbot run` does once its lease job ran.
+        assert self.bot.leadership.renew()
 
     def close(self) -> None:
-        self.store.close()
-        for http in self._http:
-            http.close()
+        self.bot.close()
 
     def subscribe(self, channel: str, start_ms: int = T0 - 1, **filters: object) -> Subscription:
         sub = Subscription(

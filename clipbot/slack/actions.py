@@ -11,8 +11,8 @@ from slack_sdk.errors import SlackApiError
 
 from clipbot import access, audit, blocks, delivery, replies, triage
 from clipbot.rhombus import RhombusError
-from clipbot.slack.app import Deps
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
+from clipbot.slack.deps import Deps
 from clipbot.slack.requests import ActionRequest, NoteSubmission
 from clipbot.state import AuditKind, Card, CardKind
 

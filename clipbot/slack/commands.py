@@ -29,7 +29,7 @@ from clipbot.query import (
 from clipbot.report import window_text
 from clipbot.rhombus import RhombusError
 from clipbot.slack import mutes
-from clipbot.slack.app import Deps
+from clipbot.slack.deps import Deps
 from clipbot.slack.requests import CommandRequest
 from clipbot.slack_errors import slack_error
 from clipbot.state import AuditKind, Subscription

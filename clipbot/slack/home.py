@@ -10,7 +10,7 @@ from slack_bolt import App
 from clipbot import replies
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusError
-from clipbot.slack.app import Deps
+from clipbot.slack.deps import Deps
 
 
 def register(app: App, deps: Deps) -> None:

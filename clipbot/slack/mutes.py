@@ -17,7 +17,7 @@ from clipbot.query import MuteQuery, UnmuteQuery
 from clipbot.quiet import Mute
 from clipbot.replies import text_reply
 from clipbot.report import window_text
-from clipbot.slack.app import Deps
+from clipbot.slack.deps import Deps
 from clipbot.slack.requests import CommandRequest
 from clipbot.state import AuditKind
 from clipbot.store import Store
