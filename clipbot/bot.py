@@ -135,7 +135,7 @@ class Bot:
         # A new leader does the leader's work at once rather than at the jobs' next slots.
         leader_jobs = [name for name in LEADER_JOBS if self.scheduler.get_job(name)]
         self.leadership.on_elected = lambda: jobs.run_now(self.scheduler, leader_jobs)
-        self._started = False
+        self._started = self._closed = False
         self._close_health: Callable[[], None] = lambda: None
         self._close_slack: Callable[[], None] = lambda: None
 
@@ -271,9 +271,11 @@ class Bot:
 
     def close(self) -> None:
         """Stops what `start` started (Slack first, then the jobs and listeners, waiting for them
-        up to the stop's grace), gives up the lease, and closes the clients and the store."""
+        up to the stop's grace), gives up the lease, and closes the clients and the store; once."""
+        if self._closed:
+            return
+        self._closed = True
         if self._started:
-            log.info("stopping")
             self.poller.stopping.set()
             if self.videos:
                 self.videos.stopping.set()  # downloads stop at their next chunk
@@ -286,7 +288,6 @@ class Bot:
                 grace = self.stop.grace_s if self.stop else GRACE_S
                 abandon(f"stopping took longer than {grace:g}s")
             self._close_health()
-            log.info("stopped")
         self.leadership.resign()  # another replica takes over at once
         self.rhombus.close()
         self.store.close()

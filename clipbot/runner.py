@@ -45,6 +45,9 @@ def _run(settings: Settings, stop: Stop) -> int:
             return 1
         bot.start()
         stop.wait()
+        log.info("stopping")
+        bot.close()
+        log.info("stopped")
         return 0
     except StartFailed as exc:
         print(f"clipbot: {exc}", file=sys.stderr)

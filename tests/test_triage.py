@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from clipbot import triage
+from clipbot.bot import build
 from clipbot.config import Settings
-from clipbot.runner import _jobs, build_parts
 from clipbot.slack.actions import NOT_A_CARD
 from clipbot.state import OPEN
 from tests.bolt import Bot, eventually
@@ -343,11 +343,11 @@ class TestReminder:
         settings = Settings.from_env(
             {**env, "CLIPBOT_POLL_SECONDS": "5", "CLIPBOT_REMIND_MINUTES": "1"}
         )
-        parts = build_parts(settings)
+        bot = build(settings)
         try:
-            assert _jobs(parts)["remind"].seconds == 5
+            assert bot.scheduler.get_job("remind").trigger.interval.total_seconds() == 5
         finally:
-            parts.close()
+            bot.close()
 
     def test_claimed_never_reminded(self, bot: Bot, world: World) -> None:
         """A claimed clip gets no reminder."""
