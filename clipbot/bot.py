@@ -252,7 +252,11 @@ class Bot:
                 slack_up[0] = handler.client.is_connected
                 return handler.close
             slack_up[0] = lambda: True
-            return wsgi.serve(slack_wsgi(self.app), self.settings.http_port, "http")
+            return wsgi.serve(
+                slack_wsgi(self.app, self.settings.slack_signing_secret.reveal()),
+                self.settings.http_port,
+                "http",
+            )
         except SlackApiError as exc:
             raise StartFailed(slack_credentials_problem(exc), 1) from None
         except (SlackClientError, OSError) as exc:

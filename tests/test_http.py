@@ -20,7 +20,7 @@ from clipbot.slack.http import MAX_BODY_BYTES, slack_wsgi
 from clipbot.state import AuditKind
 from tests.bolt import TEAM, Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
-from tests.fakes.slack import FakeSlack, Message
+from tests.fakes.slack import SIGNING_SECRET, FakeSlack, Message
 from tests.test_commands import sign
 from tests.world import T0, World
 
@@ -49,7 +49,11 @@ def url(world: World) -> Iterator[str]:
     """The bot served over HTTP on a loopback port, as `clipbot run` serves it."""
     bot = Bot(world)
     server = make_server(
-        "127.0.0.1", 0, slack_wsgi(bot.app), server_class=_Server, handler_class=_Quiet
+        "127.0.0.1",
+        0,
+        slack_wsgi(bot.app, SIGNING_SECRET),
+        server_class=_Server,
+        handler_class=_Quiet,
     )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
@@ -172,6 +176,49 @@ class TestBeforeListeners:
         )
         assert (response.status_code, response.text) == (400, "400 Bad Request\n")
         assert "Traceback" not in capfd.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("body", "content_type", "timestamp", "status"),
+        [
+            ("[1, 2]", "application/json", None, 400),
+            (urlencode({"payload": "[1]"}), "application/x-www-form-urlencoded", None, 400),
+            ('{"type": "event_callback", "event": null}', "application/json", None, 401),
+            ('{"type": "event_callback", "event": null}', "application/json", "now", 401),
+            ("command=/clips&text=help", "application/x-www-form-urlencoded", "abc", 401),
+        ],
+        ids=[
+            "json-list",
+            "payload-list",
+            "event-null",
+            "event-null-badly-signed",
+            "ts-not-a-number",
+        ],
+    )
+    def test_odd_unsigned_shapes_refused_before_bolt(
+        self,
+        url: str,
+        world: World,
+        capfd: pytest.CaptureFixture[str],
+        body: str,
+        content_type: str,
+        timestamp: str | None,
+        status: int,
+    ) -> None:
+        """Shapes Bolt does not expect, from anyone, are a short 400 (not a JSON object) or 401
+        (not signed by Slack) before Bolt reads them: never a traceback and a 500."""
+        calls = len(world.slack.calls)
+        headers = {"content-type": content_type}
+        if timestamp is not None:
+            now = str(int(time.time()))
+            headers |= {
+                "x-slack-request-timestamp": now if timestamp == "now" else timestamp,
+                "x-slack-signature": "v0=" + "0" * 64,
+            }
+        response = httpx.post(url, content=body, headers=headers)
+        expected = "400 Bad Request\n" if status == 400 else '{"error": "invalid request"}'
+        assert (response.status_code, response.text) == (status, expected)
+        assert "Traceback" not in capfd.readouterr().err
+        assert len(world.slack.calls) == calls
 
     def test_ssl_check(self, url: str) -> None:
         """Slack's ssl_check is answered 200 with an empty body, as Bolt does."""
