@@ -315,6 +315,8 @@ class TestHealthAndMetrics:
             line for line in lines if line["level"] not in ("DEBUG", "INFO", "WARNING", "ERROR")
         ] == []
         assert [s for s in SECRETS if s in bot.stderr] == []
+        posted = [line for line in lines if line["message"].startswith("poll posted=1 ")]
+        assert [line["cycle"].startswith("poll-") for line in posted] == [True, True]
         budget = [line for line in lines if line["message"].startswith("CLIPBOT_POLL_SECONDS=2:")]
         assert [line["level"] for line in budget] == ["WARNING"]
 
