@@ -114,6 +114,21 @@ class TestOneGateway:
         )
         assert world.store.subscriptions() == []
 
+    def test_announcement_whose_answer_is_lost_still_subscribes(self, world: World) -> None:
+        """Slack posted the announcement but its answer was lost: the channel reads that it is
+        subscribed, so it is, and its next clip is posted there."""
+        world.slack.lose_answers("chat.postMessage")
+        bot = Bot(world)
+        bot.command("subscribe")
+        assert bot.next_response()["text"].startswith("Subscribed <#C1> to new clips")
+        assert [m.text for m in world.slack.posts("C1")] == [
+            "<@U1> subscribed this channel to new clips from all cameras."
+        ]
+        (sub,) = world.store.subscriptions()
+        world.rhombus.add(clip("N", sub.start_ms + 1_000, title="After"))
+        world.poller.poll_once()
+        assert [m.text for m in world.slack.posts("C1")][1:] == ["New clip: After"]
+
 
 class TestPacingAndLogs:
     def test_thread_replies_share_the_channel_pace(self, world: World) -> None:

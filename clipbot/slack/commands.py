@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +36,8 @@ from clipbot.slack_errors import slack_error
 from clipbot.state import AuditKind, Subscription
 from clipbot.store import StoreUnavailable
 from clipbot.summary import channel_report
+
+log = logging.getLogger(__name__)
 
 CANNOT_SEE = (
     "I can't post in this channel yet. In a private channel, invite me first with "
@@ -178,15 +181,23 @@ def subscribe(query: SubscribeQuery, request: CommandRequest, deps: Deps) -> Mes
         schedule=query.schedule,
         group_ms=query.group_ms,
     )
-    # The visible announcement doubles as the test that clipbot can post here at all.
+    # The visible announcement doubles as the test that clipbot can post here at all. Only
+    # Slack's own refusal stops the subscription: when its answer is lost (the connection
+    # closed after sending), the channel may already read that it is subscribed.
     try:
         deps.poster.announce(request.channel_id, replies.announcement(request.user_id, sub))
     except ChannelBroken:
         return replies.text_reply(CANNOT_SEE)
-    except (SlackApiError, SlackClientError, OSError) as exc:
+    except SlackApiError as exc:
         return replies.text_reply(
             f":warning: Nothing was subscribed: Slack did not take the announcement here "
             f"({slack_error(exc)}). Try again in a moment."
+        )
+    except (SlackClientError, OSError) as exc:
+        log.warning(
+            "subscribing %s: no answer to its announcement (%s)",
+            request.channel_id,
+            slack_error(exc),
         )
     replaced = deps.store.subscribe(sub)
     _record(deps, AuditKind.SUBSCRIBE, request, replies.describe_subscription(sub, mrkdwn=False))
