@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from bench import suite
 from bench.harness import WriteCounter
-from tests.fakes.rhombus import FakeRhombus, clip
+from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.world import T0, World
 
@@ -64,6 +64,29 @@ def test_idle_cycle_writes_only_health(tmp_path: Path) -> None:
         assert [r.path.rsplit("/", 1)[-1] for r in rhombus.requests[requests:]] == [
             "getSavedClipsV2"
         ]
+    finally:
+        world.close()
+        rhombus.stop()
+        slack.stop()
+
+
+def test_channels_post_at_once_and_thumbnails_upload_at_once(tmp_path: Path) -> None:
+    """8 channels get a new clip each side by side (not one after the other), and 3 clips'
+    thumbnails are uploaded side by side, each once, ahead of the posts that show them."""
+    rhombus, slack = FakeRhombus().start(), FakeSlack().start()
+    world = World(rhombus, slack, tmp_path / "fan.db")
+    try:
+        for n in range(8):
+            world.subscribe(f"C{n}", start_ms=T0 - 1)
+        for uuid in ("A1", "A2", "A3"):
+            rhombus.thumbnails[uuid] = THUMBNAIL
+        rhombus.add(*(clip(u, T0 + i) for i, u in enumerate(("A1", "A2", "A3"))))
+        slack.latency = 0.3
+        assert world.poller.poll_once().posted == 24
+        assert slack.most_at_once("chat.postMessage") == 8
+        assert slack.most_at_once("files.getUploadURLExternal") == 3
+        assert len(slack.called("files.getUploadURLExternal")) == 3
+        assert all(world.posted_uuids(f"C{n}") == ["A1", "A2", "A3"] for n in range(8))
     finally:
         world.close()
         rhombus.stop()

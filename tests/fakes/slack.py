@@ -100,6 +100,7 @@ class FakeSlack:
     workspace_rate: float | None = None
     workspace_burst: float = 100.0
     ratelimited: list[str] = field(default_factory=list)  # channels answered 429
+    spans: list[tuple[str, float, float]] = field(default_factory=list)  # (method, came, answered)
     responded: list[tuple[str, float]] = field(default_factory=list)  # (response_url name, at)
 
     def __post_init__(self) -> None:
@@ -183,9 +184,27 @@ class FakeSlack:
     # -- serving --------------------------------------------------------------------------------
 
     def _route_late(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        came = time.monotonic()
         reply = self._route(verb, path, headers, body)
         reply.delay = max(reply.delay, self.latency)
+        method = path.removeprefix("/api/").split("?", 1)[0]
+        with self._lock:
+            self.spans.append((method, came, time.monotonic() + reply.delay))
         return reply
+
+    def most_at_once(self, method: str) -> int:
+        """The most calls of `method` that were in flight at one moment (arrived, not answered)."""
+        edges = sorted(
+            (at, step)
+            for name, came, answered in self.spans
+            if name == method
+            for at, step in ((came, 1), (answered, -1))
+        )  # at a tie an answer (-1) sorts before an arrival
+        most = now = 0
+        for _, step in edges:
+            now += step
+            most = max(most, now)
+        return most
 
     def _route(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if path.startswith("/response/"):
