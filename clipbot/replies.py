@@ -278,11 +278,15 @@ def status_reply(
     return text_reply("\n".join(lines))
 
 
+# Not "everything is resolved": a digest's clips have no buttons, so they are never listed here.
+NO_OPEN_CARDS = "No open clip cards in this channel."
+
+
 def open_reply(cards: list[tuple[Card, str | None]], now_ms: int, rest: int = 0) -> Message:
     """Open clips in the channel, oldest first, with state, owner, age and a link to each card;
     `rest` more open clips follow these, reached with More."""
     if not cards:
-        return text_reply("No open clips in this channel: everything posted here is resolved.")
+        return text_reply(NO_OPEN_CARDS)
     lines = []
     for card, permalink in cards:
         title = escape(cut(card.clip.title or "Untitled clip", LIST_TITLE_LIMIT))

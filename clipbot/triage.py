@@ -154,7 +154,8 @@ def remind_unclaimed(
             channel=card.channel_id,
             thread_ts=card.ts,
             key=key,
-            text=f":bell: Still unclaimed after {minutes} minutes. {who} someone take a look?",
+            text=f":bell: Still unclaimed after {minutes} minute{'' if minutes == 1 else 's'}. "
+            f"{who} someone take a look?",
             at_ms=now_ms(),
         )
         if posted or store.reply_posted(key):

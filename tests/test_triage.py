@@ -274,6 +274,26 @@ class TestOpenAndRestart:
         assert {"type": "mrkdwn", "text": "*Status*\nComplete"} in rendering.blocks[1]["fields"]  # type: ignore[index]
 
 
+def test_open_with_only_a_digest_does_not_say_all_is_resolved(
+    rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """/clips open lists cards only; a channel whose clips came in a digest (unclaimed, and
+    counted open by /clips report) is not told that everything posted there is resolved."""
+    world = World(rhombus, slack, tmp_path / "clipbot.db", digest_threshold=1)
+    try:
+        world.subscribe("C1")
+        rhombus.add(clip("A", T0 + 1), clip("B", T0 + 2))
+        world.poller.poll_once()
+        bot = Bot(world)
+        bot.command("open")
+        assert bot.next_response() == {
+            "text": "No open clip cards in this channel.",
+            "response_type": "ephemeral",
+        }
+    finally:
+        world.close()
+
+
 def test_press_on_unknown_card(bot: Bot, world: World) -> None:
     """A button on a card clipbot has no record of gets a short explanation, nothing else."""
     bot.press("clip_claim", "NOPE", user="U2", ts="1700000000.999999", block_id="triage:0")
@@ -323,6 +343,19 @@ class TestReminder:
         assert (remind(), remind()) == (1, 0)
         assert thread(world) == [
             ":bell: Still unclaimed after 30 minutes. <@UADMIN>, can someone take a look?"
+        ]
+
+    def test_one_minute_is_said_in_the_singular(self, bot: Bot, world: World) -> None:
+        """CLIPBOT_REMIND_MINUTES=1: "after 1 minute", not "1 minutes"."""
+        world.now[0] += 2 * 60_000
+        assert (
+            triage.remind_unclaimed(
+                world.store, world.poster, minutes=1, now_ms=lambda: world.now[0]
+            )
+            == 1
+        )
+        assert thread(world) == [
+            ":bell: Still unclaimed after 1 minute. <@UADMIN>, can someone take a look?"
         ]
 
     def test_refused_reminder_is_tried_again(self, bot: Bot, world: World) -> None:
