@@ -62,7 +62,7 @@ class Clip:
             title=_text(data.get("title")),
             description=_text(data.get("description")),
             created_at_ms=created_at_ms,
-            timestamp_ms=_int(data.get("timestampMs")),
+            timestamp_ms=created_at(data.get("timestampMs")),
             duration_sec=_int(data.get("durationSec")),
             status=(_text(data.get("status")) or "UNKNOWN").upper(),
             camera_ids=_camera_ids(data),
@@ -152,10 +152,16 @@ class OddRecords:
         return key
 
 
+# The last millisecond a date can be shown in (9999-12-31, Python's datetime): a later time
+# (microseconds sent as milliseconds, say) cannot be placed in time, shown or stored as a date.
+LAST_MS = 253_402_300_799_999
+
+
 def created_at(value: Any) -> int | None:
-    """A usable `createdAtMs` (milliseconds since the epoch, positive), or None."""
+    """A usable time in milliseconds since the epoch (`createdAtMs`, `timestampMs`): positive
+    and no later than 9999-12-31; else None."""
     ms = _int(value)
-    return ms if ms is not None and 0 < ms < 2**53 else None
+    return ms if ms is not None and 0 < ms <= LAST_MS else None
 
 
 def _odd_key(record: Any) -> tuple[str, str]:

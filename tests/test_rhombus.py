@@ -229,6 +229,20 @@ class TestRecords:
         assert any("NOTIME: no usable createdAtMs" in w for w in warnings)
         assert sum("no uuid" in w for w in warnings) == 2
 
+    def test_times_past_year_9999_are_not_usable(self, rhombus: FakeRhombus) -> None:
+        """A createdAtMs no date can show (microseconds sent as milliseconds) is set aside like
+        a missing one, not followed (it made every poll cycle and /clips fail); such a
+        timestampMs is no footage start."""
+        rhombus.add(
+            clip("A", T0),
+            clip("MICRO", T0 * 1000),
+            clip("B", T0 + 5, timestampMs=T0 * 1000),
+        )
+        client = make_client(rhombus)
+        found = [(c.uuid, c.created_at_ms, c.timestamp_ms) for c in client.clips_since(0)]
+        assert found == [("A", T0, T0 - 60_000), ("B", T0 + 5, None)]
+        assert client.skipped_records == 1
+
     def test_clip_details_without_created_at_is_no_clip(self, rhombus: FakeRhombus) -> None:
         """getSavedClipDetails with no createdAtMs gives no clip rather than one saved at 0."""
         rhombus.add(clip("NOTIME", 0, createdAtMs=None, _filedAtMs=T0))
