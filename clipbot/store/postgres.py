@@ -26,6 +26,10 @@ from clipbot.store.sql import SqlStore
 # pg_advisory_xact_lock key held while the schema is created or upgraded: "clipbot" in ASCII.
 MIGRATION_LOCK = 0x636C6970626F74
 CONNECT_TIMEOUT_S = 5.0
+# psycopg_pool retries a lost connection with a doubling backoff (1, 2, 4 … 64 s) for this long
+# before giving up; it is cut to CONNECT_TIMEOUT_S so that the next checkout starts afresh at
+# 1 s: a replica answers again within seconds of the database's return, however long it was gone.
+RECONNECT_TIMEOUT_S = CONNECT_TIMEOUT_S
 
 
 class PostgresStore(SqlStore):
@@ -49,6 +53,7 @@ class PostgresDatabase:
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
             check=ConnectionPool.check_connection,
             timeout=CONNECT_TIMEOUT_S,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             open=False,
             name="clipbot",
         )
