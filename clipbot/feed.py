@@ -52,14 +52,20 @@ class Page:
     odd: tuple[str, ...] = ()  # the odd records set aside, by uuid or digest
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any], odd: OddRecords) -> Page:
-        """The page in a getSavedClipsV2 answer; each odd record goes to `odd` instead."""
+    def from_api(
+        cls, data: Mapping[str, Any], odd: OddRecords, latest_ms: int | None = None
+    ) -> Page:
+        """The page in a getSavedClipsV2 answer; each odd record goes to `odd` instead, and so
+        does a clip saved after `latest_ms` (epoch ms): a createdAtMs from the future would carry
+        the feed position past every clip saved until then."""
         raw = data.get("savedClips")
         records: list[Any] = raw if isinstance(raw, list) else []
         clips: list[Clip] = []
         odd_keys: list[str] = []
         for record in records:
             clip = Clip.from_api(record) if isinstance(record, Mapping) else None
+            if clip is not None and latest_ms is not None and clip.created_at_ms > latest_ms:
+                clip = None
             if clip is None:
                 odd_keys.append(odd.set_aside(record))
             else:

@@ -44,6 +44,11 @@ def poll_budget_note(poll_seconds: int) -> str | None:
     )
 
 
+# How far past this machine's clock a clip's createdAtMs may be (clock skew) before the clip
+# is set aside as odd rather than followed.
+FUTURE_SLACK_MS = 24 * 3_600_000
+
+
 class RhombusError(Exception):
     """A Rhombus call failed; the message says which and why, never with credentials."""
 
@@ -187,7 +192,8 @@ class RhombusClient:
         body: dict[str, Any] = {"maxPageSize": self._page_size}
         if page_timestamp_ms is not None:
             body["pageTimestampMs"] = page_timestamp_ms
-        return Page.from_api(self.call("event/getSavedClipsV2", body), self._odd)
+        answer = self.call("event/getSavedClipsV2", body)
+        return Page.from_api(answer, self._odd, self._now_ms() + FUTURE_SLACK_MS)
 
     @property
     def skipped_records(self) -> int:

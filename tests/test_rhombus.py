@@ -243,6 +243,17 @@ class TestRecords:
         assert found == [("A", T0, T0 - 60_000), ("B", T0 + 5, None)]
         assert client.skipped_records == 1
 
+    def test_clip_from_the_future_is_set_aside(self, rhombus: FakeRhombus) -> None:
+        """A createdAtMs more than a day past this machine's clock (the client's clock reads
+        T0 + 10h) is set aside like a missing one: followed, it carried the feed position ten
+        years ahead, and every clip saved meanwhile was never posted."""
+        ten_years = 10 * 365 * 86_400_000
+        rhombus.add(clip("A", T0), clip("AHEAD", T0 + ten_years), clip("B", T0 + 5))
+        rhombus.add(clip("SKEWED", T0 + 10 * 3_600_000 + 60_000))  # a minute ahead: kept
+        client = make_client(rhombus)
+        assert [c.uuid for c in client.clips_since(0)] == ["A", "B", "SKEWED"]
+        assert client.skipped_records == 1
+
     def test_clip_details_without_created_at_is_no_clip(self, rhombus: FakeRhombus) -> None:
         """getSavedClipDetails with no createdAtMs gives no clip rather than one saved at 0."""
         rhombus.add(clip("NOTIME", 0, createdAtMs=None, _filedAtMs=T0))
