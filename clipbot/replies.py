@@ -238,6 +238,11 @@ def health_lines(
     if health.last_success_ms is not None:
         ago = age(now_ms - health.last_success_ms)
         lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({ago} ago)")
+    if health.last_outcome is not None and not health.failing and not recent:
+        lines.append(
+            f"No poll has succeeded within 3 poll intervals (polls are due every {poll_seconds}s):"
+            " a poll cycle is still running, or the poller has stopped"
+        )
     if health.consecutive_failures > 1:
         lines.append(f"The last {health.consecutive_failures} polls failed")
     if health.last_error:

@@ -246,6 +246,19 @@ class TestHealth:
         ]
         store.close()
 
+    def test_not_healthy_says_why_without_a_failure(self, tmp_path: Path) -> None:
+        """A good poll older than 3 intervals with no failure since (a long cycle still running,
+        or a stopped poller) is not healthy, and status says why instead of a bare verdict."""
+        store = SqliteStore(str(tmp_path / "s.db"))
+        store.record_success(T0)
+        assert health_lines(store.health(0), T0 + 100_000, 30)[:3] == [
+            "*:red_circle: Not healthy*",
+            "Last successful poll: <!date^1764000000^{date_short_pretty} at {time}|2025-11-24 16:00 UTC> (1m ago)",
+            "No poll has succeeded within 3 poll intervals (polls are due every 30s):"
+            " a poll cycle is still running, or the poller has stopped",
+        ]
+        store.close()
+
     def test_failed_posting_is_a_failed_cycle(self, world: World) -> None:
         """A cycle whose posting failed is recorded as failed, and the next good one recovers."""
         world.subscribe("C1")
