@@ -32,7 +32,7 @@ from clipbot.slack.gate import Guests
 from clipbot.slack.http import slack_wsgi
 from clipbot.slack_errors import slack_credentials_problem
 from clipbot.stopping import GRACE_S, LISTENERS, Busy, ListenerPool, Stop, abandon
-from clipbot.store import Store, StoreOpenError, open_store
+from clipbot.store import Store, StoreOpenError, StoreUnavailable, open_store
 from clipbot.summary import DailySummary
 from clipbot.video import MB, VideoDesk
 
@@ -312,13 +312,15 @@ def build(
     """Every part of clipbot for `settings`. With `stop`, every wait wakes on it and Rhombus
     calls in flight are cut by it. `clock` (epoch ms) is the one clock every part reads. Parts
     passed in are used instead of being built (tests share one store between two bots).
-    ConfigError when the database cannot be opened."""
+    ConfigError when the database cannot be opened; StartFailed (exit 1) when it does not answer."""
     clock = clock or (lambda: int(time.time() * 1000))
     if store is None:
         try:
             store = open_store(settings.database_url, owner=True)
         except StoreOpenError as exc:
             raise ConfigError([f"CLIPBOT_DATABASE_URL: {exc}"]) from None
+        except StoreUnavailable as exc:
+            raise StartFailed(f"CLIPBOT_DATABASE_URL: {exc}", 1) from None
     return Bot(
         settings,
         clock=clock,

@@ -13,14 +13,14 @@ from datetime import datetime
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import audit, logs, wiring
-from clipbot.bot import build
+from clipbot.bot import StartFailed, build
 from clipbot.config import ConfigError, Settings, load_env
 from clipbot.query import AuditQuery, parse
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.runner import run_bot
 from clipbot.slack_errors import slack_credentials_problem
-from clipbot.store import StoreOpenError, open_store
+from clipbot.store import StoreOpenError, StoreUnavailable, open_store
 
 # Which credentials each command needs (see Settings.from_env).
 NEEDS = {
@@ -143,6 +143,9 @@ def poll(settings: Settings, args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
         return 2
+    except StartFailed as exc:  # the database does not answer
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return exc.exit_code
     try:
         if not args.dry_run and not bot.leadership.renew():
             # Another replica polls; a cycle here would only race it.
@@ -175,6 +178,9 @@ def audit_trail(settings: Settings, args: argparse.Namespace) -> int:
     except StoreOpenError as exc:
         print(f"clipbot: CLIPBOT_DATABASE_URL: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        print(f"clipbot: CLIPBOT_DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
     try:
         entries = store.audit(int(time.time() * 1000) - args.since)
     finally:

@@ -18,7 +18,7 @@ from prometheus_client import make_wsgi_app
 from clipbot import blocks, wsgi
 from clipbot.config import ConfigError, Settings
 from clipbot.metrics import Metrics
-from clipbot.store import StoreError, StoreOpenError, open_store
+from clipbot.store import StoreError, StoreOpenError, StoreUnavailable, open_store
 
 # Why the bot is not ready, or None when it is.
 Readiness = Callable[[], str | None]
@@ -86,6 +86,9 @@ def read_health(settings: Settings, *, now_ms: int) -> int:
     except StoreOpenError as exc:
         print(f"clipbot: {ConfigError([f'CLIPBOT_DATABASE_URL: {exc}'])}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        print(f"unhealthy: the database does not answer ({exc})")
+        return 1
     try:
         record = store.health(now_ms)  # (clips posted since now: none to count)
         problem = unhealthy(

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def run_bot(settings: Settings, stop: Stop | None = None) -> int:
     """`clipbot run`: serves Slack and polls until SIGTERM/SIGINT (or `stop` is set), then
     stops within the grace (see clipbot.stopping). The exit code: 0 clean stop, 1 credentials
-    refused or Slack unreachable at start, 2 bad configuration."""
+    refused or Slack or the database unreachable at start, 2 bad configuration."""
     stop = stop or _stop_on_signals()
     stop.install_urllib_opener()  # Slack calls in flight are cut by the stop too
     done = threading.Event()
@@ -38,6 +38,9 @@ def _run(settings: Settings, stop: Stop) -> int:
     except ConfigError as exc:
         print(f"clipbot: {exc}", file=sys.stderr)
         return 2
+    except StartFailed as exc:  # the database does not answer: a restart may do
+        print(f"clipbot: {exc}", file=sys.stderr)
+        return exc.exit_code
     try:
         problem = bot.credentials_problem()
         if problem:

@@ -4,8 +4,13 @@ replicas waiting for minutes after the database is back)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +46,63 @@ def test_store_answers_once_the_database_is_back_after_a_long_outage(
         assert store.position() is None  # the first call after the server is back answers
     finally:
         store.close()
+
+
+def _clipbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, with only `env` (no .env file: the working folder is empty)."""
+    return subprocess.run(
+        [sys.executable, "-m", "clipbot", *args],
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=env["HOME"],
+    )
+
+
+@pytest.fixture
+def unreachable(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The fakes' environment with a PostgreSQL URL where no server listens (one that is
+    down or restarting), a password in it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://clipbot:{PASSWORD}@127.0.0.1:{port}/clipbot"
+    return {**env, "CLIPBOT_DATABASE_URL": url, "HOME": str(tmp_path)}
+
+
+PASSWORD = "pg-Secret-0000"
+
+
+def test_a_database_that_does_not_answer_at_start_is_not_bad_configuration(
+    unreachable: dict[str, str],
+) -> None:
+    """`clipbot run` exits 1 (a supervisor restarts it; 2 would tell systemd not to), saying
+    the database does not answer; no pool warnings, no password."""
+    done = _clipbot(unreachable, "run")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("clipbot: CLIPBOT_DATABASE_URL: PostgreSQL at 127.0.0.1:")
+    assert "does not answer" in line and "Connection refused" in line
+    assert PASSWORD not in done.stderr
+
+
+def test_healthcheck_on_a_database_that_does_not_answer(unreachable: dict[str, str]) -> None:
+    """One line, unhealthy (1), not bad configuration (2)."""
+    done = _clipbot(unreachable, "healthcheck")
+    assert (done.returncode, done.stderr) == (1, "")
+    [line] = done.stdout.splitlines()
+    assert line.startswith("unhealthy: the database does not answer (PostgreSQL at 127.0.0.1:")
+    assert PASSWORD not in line
+
+
+def test_a_database_that_refuses_us_is_bad_configuration(
+    own_server: postgres.Cluster, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The server answers but there is no such database: that a restart cannot fix (2)."""
+    url = own_server.url.rsplit("/", 1)[0] + "/no_such_database"
+    done = _clipbot({**env, "CLIPBOT_DATABASE_URL": url, "HOME": str(tmp_path)}, "run")
+    assert done.returncode == 2
+    assert 'database "no_such_database" does not exist' in done.stderr
+    assert len(done.stderr.splitlines()) == 2  # "invalid configuration:" and the one problem

@@ -29,7 +29,8 @@ def open_store(database_url: str, *, owner: bool = False) -> Store:
     for several.
 
     Raises StoreOpenError when it cannot be opened (or is owned by another process), or when
-    PostgreSQL is asked for without the `postgres` extra installed.
+    PostgreSQL is asked for without the `postgres` extra installed; StoreUnavailable when the
+    PostgreSQL server does not answer (down or restarting: not a configuration problem).
     """
     if database_url.startswith("sqlite:///"):
         return SqliteStore(database_url.removeprefix("sqlite:///"), owner=owner)

@@ -57,6 +57,7 @@ class PostgresDatabase:
             open=False,
             name="clipbot",
         )
+        first_contact(url)  # a server that does not answer is not a configuration problem
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
             self._migrate()
@@ -123,6 +124,23 @@ def to_postgres_ddl(statement: str) -> str:
     statement = statement.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
     statement = re.sub(r"\bINTEGER\b", "BIGINT", statement)
     return re.sub(r"^(CREATE TABLE \w+ \()", r"\1\n        rowid BIGSERIAL NOT NULL,", statement)
+
+
+# A server that answers a connection with one of these is busy or restarting, not refusing us.
+PASSING_REFUSALS = ("starting up", "shutting down", "too many", "recovery mode")
+
+
+def first_contact(url: str) -> None:
+    """One connection to the server at `url`, at once: StoreUnavailable when it does not
+    answer (down, restarting, unreachable: try again later), StoreOpenError when it answers
+    with a refusal a retry cannot fix (no such database or role, authentication failed)."""
+    try:
+        psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT_S)).close()
+    except psycopg.Error as exc:
+        reason = _reason(exc)
+        if "FATAL:" in reason and not any(word in reason for word in PASSING_REFUSALS):
+            raise StoreOpenError(f"cannot open PostgreSQL at {describe(url)}: {reason}") from None
+        raise StoreUnavailable(f"PostgreSQL at {describe(url)} does not answer: {reason}") from None
 
 
 def describe(url: str) -> str:
