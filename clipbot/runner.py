@@ -6,7 +6,9 @@ into a stop, guards the stop with a watchdog, and turns failures into exit codes
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -63,11 +65,22 @@ def _run(settings: Settings, stop: Stop) -> int:
 
 
 def _stop_on_signals() -> Stop:
+    """A stop that SIGTERM/SIGINT set. The handler runs in the main thread between two bytecodes,
+    perhaps while that thread holds a lock `Stop.set()` takes, so it only writes a byte to a pipe;
+    a relay thread reads it and sets the stop."""
     stop = Stop()
+    wake, woken = os.pipe()
+    os.set_blocking(woken, False)
 
-    def handle(signum: int, frame: object) -> None:
+    def relay() -> None:
+        os.read(wake, 1)
         stop.set()
 
+    def handle(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):  # the pipe is full: a stop is on its way already
+            os.write(woken, b"s")
+
+    threading.Thread(target=relay, name="signals", daemon=True).start()
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     return stop
