@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from clipbot.blocks import age
 from clipbot.rhombus import RhombusError
 from clipbot.slack_errors import slack_error
 from clipbot.stopping import Stopped
+from clipbot.store.errors import StoreError
 
 OUTCOMES = ("ok", "failed", "error")  # error: a fault of clipbot's own, logged with a traceback
 RHOMBUS_KINDS = ("timeout", "connection", "throttled", "server", "auth", "api")
@@ -70,7 +71,8 @@ class Metrics:
     ) -> None:
         """`newest_read_ms`: the newest createdAtMs read from the feed (epoch ms, None before
         any); `is_leader`: whether this replica polls (SQLite: always); `skipped_records`: odd
-        feed records set aside so far. Each is read when scraped."""
+        feed records set aside so far. Each is read when scraped; a StoreError from
+        `newest_read_ms` leaves the last value read."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.polls = Counter(
@@ -118,7 +120,16 @@ class Metrics:
             self.polls.labels(outcome)
         for kind in RHOMBUS_KINDS:
             self.rhombus_errors.labels(kind)
-        self.feed_lag.set_function(lambda: _lag(newest_read_ms(), now()))
+        newest: list[int | None] = [None]
+
+        def feed_lag() -> float:
+            # A database that is away must not fail the whole scrape: the lag keeps growing
+            # from the newest position read before.
+            with suppress(StoreError):
+                newest[0] = newest_read_ms()
+            return _lag(newest[0], now())
+
+        self.feed_lag.set_function(feed_lag)
         self.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
         self.skipped.set_function(lambda: float(skipped_records()))
 

@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from clipbot.metrics import Metrics
 from clipbot.store import StoreUnavailable
 from clipbot.store.postgres import PostgresStore
 from tests import postgres
@@ -106,3 +109,32 @@ def test_a_database_that_refuses_us_is_bad_configuration(
     assert done.returncode == 2
     assert 'database "no_such_database" does not exist' in done.stderr
     assert len(done.stderr.splitlines()) == 2  # "invalid configuration:" and the one problem
+
+
+def test_metrics_are_served_while_the_database_is_away(own_server: postgres.Cluster) -> None:
+    """A scrape during a database outage still answers, every metric in it: the feed lag
+    keeps growing from the newest position read before (the outage is when they matter)."""
+    store = PostgresStore(own_server.url)
+    clock = [1_000.0]
+    metrics = Metrics(store.position, is_leader=lambda: False, now=lambda: clock[0])
+    try:
+        store.advance(990_000)
+        assert _samples(metrics)["clipbot_feed_lag_seconds"] == 10.0
+        own_server.stop()
+        clock[0] = 1_060.0
+        scraped = _samples(metrics)
+        assert scraped["clipbot_feed_lag_seconds"] == 70.0
+        assert scraped["clipbot_leader"] == 0.0
+    finally:
+        store.close()
+
+
+def _samples(metrics: Metrics) -> dict[str, float]:
+    """The gauges of one scrape, parsed back as Prometheus reads them."""
+    text = generate_latest(metrics.registry).decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
