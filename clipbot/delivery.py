@@ -307,6 +307,7 @@ def redraw(
     *,
     share: bool = True,
     video_max_bytes: int = 0,
+    unshown_only: bool = False,
 ) -> bool:
     """Edits a card to show what the store holds now (the one way cards are redrawn).
 
@@ -315,7 +316,7 @@ def redraw(
     picture landed first and this edit overwrote it, the card is drawn again from the store.
 
     `share` False leaves the Share link button out (CLIPBOT_SHARE=off); `video_max_bytes`: see
-    blocks.clip_card.
+    blocks.clip_card. `unshown_only`: no edit when Slack is known to show the card as stored.
 
     False when the edit failed or its thumbnail had to be left out, so it is worth another try.
     """
@@ -324,6 +325,8 @@ def redraw(
             card = store.card(clip_uuid, channel)
             if card is None or card.ts is None or card.kind is CardKind.DIGEST:
                 return True
+            if unshown_only and card.shown_rev >= card.rev:
+                return True  # drawn meanwhile (by the press that changed it, say)
             try:
                 message = _drawn(store, card, console_url, share, video_max_bytes)
                 shown = poster.update(channel, card.ts, message)

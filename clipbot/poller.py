@@ -32,6 +32,7 @@ __all__ = ["CycleResult", "Poller", "wants"]
 log = logging.getLogger(__name__)
 
 RECHECK_MS = 24 * 3_600_000  # how long an unfinished clip's card keeps being re-checked
+UNSHOWN_DAYS = 7  # how long a card whose edit failed keeps being drawn again
 # How long, and how often, the media server is asked again for a thumbnail it did not have yet
 # when the card went out.
 THUMBNAIL_WAIT_MS = 30 * 60_000
@@ -124,6 +125,7 @@ class Poller:
             self._add_missing_thumbnails(result)
             self._show_pending_thumbnails(result)
             result.updated += lines.show_counts(self.store, self._redraw)
+            self._redraw_unshown(result)
         return result
 
     def _count_skipped(self) -> None:
@@ -341,7 +343,15 @@ class Poller:
             if self._redraw(card):
                 result.updated += 1
 
-    def _redraw(self, card: Card) -> bool:
+    def _redraw_unshown(self, result: CycleResult) -> None:
+        """Draws again the week's cards whose last edit failed (a press's, say), so none keeps
+        showing a state it left; not in channels that refuse posts (broken)."""
+        broken = {s.channel_id for s in self.store.subscriptions() if s.broken}
+        for card in self.store.unshown(self.now_ms() - UNSHOWN_DAYS * 86_400_000):
+            if card.channel_id not in broken:
+                result.updated += self._redraw(card, unshown_only=True)
+
+    def _redraw(self, card: Card, *, unshown_only: bool = False) -> bool:
         return delivery.redraw(
             self.store,
             self.poster,
@@ -350,6 +360,7 @@ class Poller:
             self.console_url,
             share=self.access.share_shown,
             video_max_bytes=self.video_max_bytes,
+            unshown_only=unshown_only,
         )
 
 

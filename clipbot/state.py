@@ -90,6 +90,7 @@ class Card:
     note: str | None = None
     version: int = 0
     rev: int = 0  # bumped by every change to what the card shows (see Store.mark_shown)
+    shown_rev: int = 0  # the newest `rev` Slack is known to show
     reminded: bool = False
     group_of: str | None = None  # LINE: the clip uuid of the card whose thread carries it
     grouped: int = 0  # CARD: lines confirmed in its thread

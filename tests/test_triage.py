@@ -294,6 +294,20 @@ def test_open_with_only_a_digest_does_not_say_all_is_resolved(
         world.close()
 
 
+def test_card_whose_edit_failed_is_drawn_again(bot: Bot, world: World) -> None:
+    """A press whose chat.update Slack refuses (500) leaves the card showing its old state;
+    the next poll cycle draws it again from the store, once."""
+    world.slack.fail("chat.update", Reply.json({"ok": False, "error": "internal_error"}, 500))
+    press(bot, world, "clip_claim", "U2")
+    eventually(lambda: world.store.reply_posted("press:C1:A:1"))
+    assert (card(world).edits, state_text(card(world))) == (0, "Unclaimed")
+    world.poller.poll_once()
+    assert (card(world).edits, state_text(card(world))) == (1, f"Claimed by <@U2> · {SHORT}")
+    assert buttons(card(world)) == ["Claim", "Resolve", "False alarm", "Share link"]
+    world.poller.poll_once()
+    assert card(world).edits == 1
+
+
 def test_press_on_unknown_card(bot: Bot, world: World) -> None:
     """A button on a card clipbot has no record of gets a short explanation, nothing else."""
     bot.press("clip_claim", "NOPE", user="U2", ts="1700000000.999999", block_id="triage:0")

@@ -163,6 +163,11 @@ class Store(Protocol):
         of date (the card changed since it was read, or a newer one was shown first)."""
         ...
 
+    def unshown(self, since_ms: int) -> list[Card]:
+        """Cards and thread lines posted since `since_ms` whose newest picture Slack is not
+        known to show (an edit failed), oldest first."""
+        ...
+
     def save_thumbnail(self, clip_uuid: str, file_id: str, at_ms: int) -> None:
         """Records the Slack file holding the clip's thumbnail (the first one kept)."""
         ...

@@ -310,6 +310,7 @@ def card_from_row(row: Row) -> Card:
         note=row["note"],
         version=row["version"],
         rev=row["rev"],
+        shown_rev=row["shown_rev"],
         reminded=bool(row["reminded"]),
         group_of=row["group_of"],
         grouped=row["grouped"],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clipbot.state import Card
+from clipbot.state import Card, CardKind
+from clipbot.store.cards import card_from_row
 from clipbot.store.connection import Database
 
 
@@ -23,3 +24,15 @@ class RedrawQueries:
                     (card.rev, card.clip.uuid, card.channel_id, card.rev, card.rev),
                 )
             )
+
+    def unshown(self, since_ms: int) -> list[Card]:
+        """Cards and thread lines posted since `since_ms` (epoch ms) whose newest picture Slack
+        is not known to show (an edit failed, was rate limited or lost its answer), oldest
+        first: for the poller to draw again, so a card never keeps showing a state it left."""
+        with self._db.reading() as db:
+            rows = db.all(
+                "SELECT * FROM cards WHERE kind IN (?, ?) AND ts IS NOT NULL AND shown_rev < rev"
+                " AND posted_at_ms >= ? ORDER BY posted_at_ms, clip_uuid",
+                (CardKind.CARD.value, CardKind.LINE.value, since_ms),
+            )
+        return [card_from_row(row) for row in rows]
