@@ -12,7 +12,7 @@ import pytest
 from clipbot import triage
 from clipbot.bot import build
 from clipbot.config import Settings
-from clipbot.slack.actions import NOT_A_CARD
+from clipbot.slack.actions import NOT_A_CARD, NOTE_FORM_FAILED
 from clipbot.state import OPEN
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -124,6 +124,18 @@ class TestResolve:
     def note_modal(self, world: World) -> dict[str, object]:
         (opened,) = eventually(lambda: world.slack.called("views.open"))
         return opened["view"]  # type: ignore[no-any-return]
+
+    def test_note_form_slack_would_not_open(self, bot: Bot, world: World) -> None:
+        """views.open refused (expired_trigger_id: the press came too late): the presser is
+        told nothing changed, instead of pressing into silence."""
+        world.slack.fail("views.open", Reply.json({"ok": False, "error": "expired_trigger_id"}))
+        press(bot, world, "clip_resolve", "U2")
+        assert bot.next_response() == {
+            "text": NOTE_FORM_FAILED,
+            "response_type": "ephemeral",
+            "replace_original": False,
+        }
+        assert (card(world).edits, world.store.card("A", "C1").state) == (0, OPEN)  # type: ignore[union-attr]
 
     def test_resolve_with_note_then_reopen(self, bot: Bot, world: World) -> None:
         """Resolve asks for a note; submitting resolves with it; Reopen brings the buttons back."""

@@ -28,6 +28,10 @@ PRIVATE_SHARE = (
     "works without a login. Share it from the Rhombus console if you are allowed to."
 )
 VIDEO_OFF = "Video uploads are turned off here (`CLIPBOT_VIDEO_MAX_MB=0`)."
+NOTE_FORM_FAILED = (
+    "Slack did not open the note form (it may have come too late), so nothing was changed. "
+    "Press the button again."
+)
 UNKNOWN_CARD = "clipbot has no record of this card any more, so it can't be triaged."
 NOT_A_CARD = (
     "That clip was posted in a digest or in a card's thread, not as a card of its own, so it has "
@@ -84,9 +88,10 @@ def register(app: App, deps: Deps) -> None:
         if refusal := triage.refusal(card, action, request.user_id, request.seen_version):
             _tell(respond, refusal)
             return
-        deps.poster.open_view(
+        if not deps.poster.open_view(
             trigger_id=request.trigger_id, view=note_modal(card, action, request.seen_version)
-        )
+        ):
+            _tell(respond, NOTE_FORM_FAILED)  # expired_trigger_id, say: nothing was changed
 
     @app.view(NOTE_MODAL)
     def note_submitted(ack: Ack, body: dict[str, Any]) -> None:
