@@ -14,7 +14,13 @@ import httpx
 
 from clipbot.config import Secret
 from clipbot.feed import Feed, Page
+from clipbot.media import thumbnail_url
+from clipbot.names import NameCache
 from clipbot.records import Camera, Clip, OddRecords, SharedLink, User
+from clipbot.rhombus_errors import RhombusAuthError as RhombusAuthError
+from clipbot.rhombus_errors import RhombusError as RhombusError
+from clipbot.rhombus_errors import RhombusUnavailable as RhombusUnavailable
+from clipbot.rhombus_errors import answer, retry_after, transport_problem
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +32,6 @@ BACKOFF_CAP_S = 60.0
 # Rhombus limits requests with a token bucket per organisation, shared by all of its keys; its
 # refill is about one request a second (bursts of about ten). See the API notes on rate limits.
 ORG_REFILL_PER_S = 1.0
-# An unknown camera or user (deleted, say) fetches its whole list again at most this often.
-LIST_REFRESH_S = 600
 
 
 def poll_budget_note(poll_seconds: int) -> str | None:
@@ -47,18 +51,6 @@ def poll_budget_note(poll_seconds: int) -> str | None:
 # How far past this machine's clock a clip's createdAtMs may be (clock skew) before the clip
 # is set aside as odd rather than followed.
 FUTURE_SLACK_MS = 24 * 3_600_000
-
-
-class RhombusError(Exception):
-    """A Rhombus call failed; the message says which and why, never with credentials."""
-
-
-class RhombusAuthError(RhombusError):
-    """Rhombus rejected the API key, or its role lacks a permission."""
-
-
-class RhombusUnavailable(RhombusError):
-    """Rhombus kept failing (5xx, timeouts, connection errors, throttling) through every retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +131,7 @@ class RhombusClient:
                     "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
                 )
                 failures += 1
-                self._retry_or_raise(operation, failures, _transport_problem(exc))
+                self._retry_or_raise(operation, failures, transport_problem(exc))
                 continue
             if response.status_code == 429:
                 self._on_error("throttled")
@@ -152,7 +144,7 @@ class RhombusClient:
                 self._retry_or_raise(operation, failures, f"HTTP {response.status_code}")
                 continue
             try:
-                return _answer(operation, response, self._auth.api_key.reveal())
+                return answer(operation, response, self._auth.api_key.reveal())
             except RhombusError as exc:
                 self._on_error("auth" if isinstance(exc, RhombusAuthError) else "api")
                 raise
@@ -178,7 +170,7 @@ class RhombusClient:
             raise RhombusUnavailable(
                 f"Rhombus {operation} is throttling clipbot (HTTP 429 {throttled} times in a row)"
             )
-        delay = _retry_after(response) or self._jitter(
+        delay = retry_after(response) or self._jitter(
             BACKOFF_BASE_S, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**throttled)
         )
         # Every later call waits too: the rate limit is the organization's, not this request's.
@@ -272,7 +264,7 @@ class RhombusClient:
         try:
             response = self._http.get(url, headers=self._auth.headers())
         except httpx.TransportError as exc:
-            log.warning("thumbnail for clip %s: %s", clip.uuid, _transport_problem(exc))
+            log.warning("thumbnail for clip %s: %s", clip.uuid, transport_problem(exc))
             return None
         if response.status_code != 200 or not response.content:
             log.warning("thumbnail for clip %s: HTTP %s", clip.uuid, response.status_code)
@@ -280,101 +272,7 @@ class RhombusClient:
         return response.content
 
 
-class NameCache:
-    """Names by uuid from one Rhombus list call: a miss fetches the whole list again, at most
-    once every LIST_REFRESH_S seconds, so an unknown uuid does not cost a call every time."""
-
-    def __init__(self, fetch: Callable[[], dict[str, str]], monotonic: Callable[[], float]):
-        self._fetch = fetch
-        self._monotonic = monotonic
-        self._names: dict[str, str] = {}
-        self._fetched_at: float | None = None
-
-    def get(self, uuid: str) -> str | None:
-        """The name for `uuid`, or None when the list (fresh enough) does not have it."""
-        now = self._monotonic()
-        stale = self._fetched_at is None or now - self._fetched_at > LIST_REFRESH_S
-        if uuid not in self._names and stale:
-            self._fetched_at = now  # set first: a failing call also waits its turn
-            self._names.update(self._fetch())
-        return self._names.get(uuid)
-
-
-def thumbnail_url(media_url: str, clip: Clip) -> str | None:
-    """Where a clip's thumbnail is: the V2 location when absolute, else the region form."""
-    return media_location(
-        media_url, clip.uuid, clip.thumbnail_location_v2, clip.thumbnail_region, "jpeg"
-    )
-
-
-def video_url(media_url: str, clip: Clip) -> str | None:
-    """Where a clip's MP4 is: `clipLocationV2` when absolute, else the region form."""
-    return media_location(media_url, clip.uuid, clip.clip_location_v2, clip.clip_region, "mp4")
-
-
-def media_location(
-    media_url: str, clip_uuid: str, v2: str | None, region: str | None, extension: str
-) -> str | None:
-    """`v2` when it is an absolute URL (it is opaque otherwise), else
-    `{media}/media/metadata/{region}/{uuid}.{extension}`; None without either."""
-    if (v2 or "").startswith(("https://", "http://")):
-        return v2
-    if region:
-        return f"{media_url}/media/metadata/{region}/{clip_uuid}.{extension}"
-    return None
-
-
 _LISTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
     "camera/getMinimalCameraStateList": ("cameraStates", Camera.from_api),
     "user/getUsersInOrg": ("users", User.from_api),
 }
-
-
-def _answer(operation: str, response: httpx.Response, api_key: str) -> dict[str, Any]:
-    """The JSON of a non-retryable answer, or the error it stands for. Rhombus's own words in
-    the error (`msg`, `errorMsg`) reach Slack replies, the CLI and the health record, so the
-    API key is masked in them: an answer may quote the key it was sent."""
-    status = response.status_code
-    if status == 401:
-        raise RhombusAuthError(
-            "Rhombus rejected the API key (HTTP 401): check RHOMBUS_API_KEY and RHOMBUS_AUTH_SCHEME"
-        )
-    if status == 403:
-        raise RhombusAuthError(
-            f"Rhombus refused {operation} (HTTP 403): the API key is wrong "
-            "or its role lacks permission for it"
-        )
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if status >= 400:
-        detail = data.get("msg") or data.get("errorMsg") if isinstance(data, dict) else None
-        detail = _masked(detail or "no detail", api_key)
-        raise RhombusError(f"Rhombus {operation} failed: HTTP {status}: {detail}")
-    if not isinstance(data, dict):
-        raise RhombusError(f"Rhombus {operation} answered with something that is not a JSON object")
-    if data.get("error") is True:
-        detail = _masked(data.get("errorMsg") or "no errorMsg", api_key)
-        raise RhombusError(f"Rhombus {operation} failed: {detail}")
-    if data.get("warningMsg"):
-        log.warning("rhombus %s warning: %s", operation, data["warningMsg"])
-    return data
-
-
-def _masked(said: object, api_key: str) -> str:
-    """What Rhombus said, as text, with the API key replaced by `***`."""
-    return str(said).replace(api_key, "***") if api_key else str(said)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(1.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
-
-
-def _transport_problem(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return f"connection failed ({type(exc).__name__})"

@@ -19,9 +19,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import audit, blocks, delivery
 from clipbot.access import Access
+from clipbot.media import video_url
 from clipbot.notify import SlackPoster, UploadFailed
 from clipbot.records import Clip
-from clipbot.rhombus import RhombusClient, RhombusError, video_url
+from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.slack_errors import slack_error
 from clipbot.state import AuditKind, Card, VideoFile
 from clipbot.store import Store

@@ -12,8 +12,8 @@ import pytest
 
 from clipbot import blocks
 from clipbot.access import SharePolicy
+from clipbot.media import video_url
 from clipbot.records import Clip
-from clipbot.rhombus import video_url
 from clipbot.state import AuditKind, Card, VideoFile
 from clipbot.video import BUSY_CLIP, MB, VideoDesk
 from tests.bolt import Bot, eventually

@@ -1,0 +1,29 @@
+"""Where a clip's media lives on the Rhombus media server: thumbnail and MP4 URLs."""
+
+from __future__ import annotations
+
+from clipbot.records import Clip
+
+
+def thumbnail_url(media_url: str, clip: Clip) -> str | None:
+    """Where a clip's thumbnail is: the V2 location when absolute, else the region form."""
+    return media_location(
+        media_url, clip.uuid, clip.thumbnail_location_v2, clip.thumbnail_region, "jpeg"
+    )
+
+
+def video_url(media_url: str, clip: Clip) -> str | None:
+    """Where a clip's MP4 is: `clipLocationV2` when absolute, else the region form."""
+    return media_location(media_url, clip.uuid, clip.clip_location_v2, clip.clip_region, "mp4")
+
+
+def media_location(
+    media_url: str, clip_uuid: str, v2: str | None, region: str | None, extension: str
+) -> str | None:
+    """`v2` when it is an absolute URL (it is opaque otherwise), else
+    `{media}/media/metadata/{region}/{uuid}.{extension}`; None without either."""
+    if (v2 or "").startswith(("https://", "http://")):
+        return v2
+    if region:
+        return f"{media_url}/media/metadata/{region}/{clip_uuid}.{extension}"
+    return None
