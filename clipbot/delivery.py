@@ -73,6 +73,7 @@ def deliver(
     notify: str | None = None,
     refusals: int | None = None,
     prepare: Callable[[Card], Card] = lambda card: card,
+    progress: Callable[[], object] = lambda: None,
 ) -> ChannelOutcome:
     """Posts one channel's cards in order (or their digest), each written down before it is
     sent and confirmed after, while `carry_on()` (False: the process is stopping, or this
@@ -82,7 +83,7 @@ def deliver(
     the subscription's mention, at the start of each message; `refusals`: the channel's
     refusals in a row on record (None: unknown), cleared after a post only when some;
     `prepare(card)`: the card as it is to be posted, completed just before (its thumbnail,
-    uploaded meanwhile)."""
+    uploaded meanwhile); `progress()`: called after each message sent."""
     channel = cards[0].channel_id
     outcome = ChannelOutcome(channel)
     digest = cards[0].kind is CardKind.DIGEST
@@ -98,6 +99,7 @@ def deliver(
                     message = lines.line_message(line, console_url, thread_ts)
                     send(store, poster, batch, message, blocks.clip_metadata(line.clip))
                     outcome.posted += 1
+                    progress()
                     continue
                 batch = [replace(line, kind=CardKind.CARD, group_of=None)]  # its card is gone
             if digest:
@@ -110,6 +112,7 @@ def deliver(
                 metadata = blocks.clip_metadata(batch[0].clip)
             send(store, poster, batch, blocks.mentioning(message, notify), metadata)
             outcome.posted += len(batch)
+            progress()
         outcome.digests = int(digest)
     except (_Stopping, StoreConflict):
         # StoreConflict: another replica reserved the clip first, so it is posting it.

@@ -33,11 +33,16 @@ def unhealthy(
     *,
     poll_seconds: int,
     now_ms: int,
+    last_progress_ms: int | None = None,
 ) -> str | None:
     """Why the poller is not keeping up, in one line; None when it is: a successful poll within
-    the last 3 poll intervals, or a start less than that ago. Times are epoch ms."""
+    the last 3 poll intervals, a cycle still running that delivered a card within them
+    (`last_progress_ms`: a backlog draining at Slack's pace), or a start less than that ago.
+    Times are epoch ms."""
     window_ms = KEEP_UP_INTERVALS * poll_seconds * 1000
-    if last_success_ms is not None and now_ms - last_success_ms <= window_ms:
+    if any(
+        at is not None and now_ms - at <= window_ms for at in (last_success_ms, last_progress_ms)
+    ):
         return None
     if started_at_ms is None:
         return "clipbot run has never started on this database"
@@ -97,6 +102,7 @@ def read_health(settings: Settings, *, now_ms: int) -> int:
             store.started_at(),
             poll_seconds=settings.poll_seconds,
             now_ms=now_ms,
+            last_progress_ms=record.last_progress_ms,
         )
     except StoreError as exc:
         problem = f"the store does not answer ({exc})"

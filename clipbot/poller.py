@@ -37,6 +37,8 @@ UNSHOWN_DAYS = 7  # how long a card whose edit failed keeps being drawn again
 # when the card went out.
 THUMBNAIL_WAIT_MS = 30 * 60_000
 THUMBNAIL_RETRY_MS = 60_000
+# How often a cycle still delivering writes down that it is (see Store.record_progress).
+PROGRESS_EVERY_MS = 5_000
 # Channels posted at once. Slack takes about one chat.postMessage per second per channel (bursts
 # allowed) and several hundred a minute per workspace, answering 429 + Retry-After beyond (which
 # the WebClient waits out). Each channel's posts go one after the other, paced by the poster;
@@ -94,6 +96,8 @@ class Poller:
         self.leading: Callable[[], bool] = lambda: True
         self._skipped_seen = 0  # the client's odd-record count already added to the store
         self._thumbnail_asked: dict[str, int] = {}  # clip uuid -> when its media was last asked
+        self._progress_ms = 0  # when this cycle's delivery was last written down
+        self._progress_lock = threading.Lock()
 
     def poll_once(self, *, dry_run: bool = False) -> CycleResult:
         """One cycle; Rhombus failures are recorded for /clips status and raised."""
@@ -203,6 +207,16 @@ class Poller:
             for s in subs
         }
 
+    def _progress(self) -> None:
+        """A card went out: written down at most every PROGRESS_EVERY_MS, so a cycle that drains
+        a long backlog reads as alive (see clipbot.health) before it finishes."""
+        now = self.now_ms()
+        with self._progress_lock:
+            if now - self._progress_ms < PROGRESS_EVERY_MS:
+                return
+            self._progress_ms = now
+        self.store.record_progress(now)
+
     def _held(self, outcomes: list[ChannelOutcome]) -> dict[str, int]:
         """Channel → createdAtMs of its earliest clip not delivered: failed, or in doubt."""
         held = {o.channel_id: o.held_ms for o in outcomes if o.held_ms is not None}
@@ -235,6 +249,7 @@ class Poller:
                 notify=sub.notify,
                 refusals=sub.failures,
                 prepare=lambda card: _with_thumbnail(card, thumbnails),
+                progress=self._progress,
             )
 
     # -- enrich -------------------------------------------------------------------------------

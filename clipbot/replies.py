@@ -224,13 +224,16 @@ def health_lines(
     """The poller's health, for an operator at a glance: from what the last cycles wrote down
     (their outcome, failures in a row), and whether the last good one is recent. `flagged`: see
     Access.flagged; `figures`: the metrics' reading (clipbot.metrics.Figures.lines)."""
-    recent = (
-        health.last_success_ms is not None
-        and now_ms - health.last_success_ms <= 3 * poll_seconds * 1000
+    window_ms = 3 * poll_seconds * 1000
+    recent = health.last_success_ms is not None and now_ms - health.last_success_ms <= window_ms
+    delivering = (
+        not recent
+        and health.last_progress_ms is not None
+        and now_ms - health.last_progress_ms <= window_ms
     )
     if health.last_outcome is None:
         verdict = ":white_circle: No poll has run yet"
-    elif health.failing or not recent:
+    elif health.failing or not (recent or delivering):
         verdict = ":red_circle: Not healthy"
     else:
         verdict = ":large_green_circle: Healthy"
@@ -238,7 +241,10 @@ def health_lines(
     if health.last_success_ms is not None:
         ago = age(now_ms - health.last_success_ms)
         lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({ago} ago)")
-    if health.last_outcome is not None and not health.failing and not recent:
+    if delivering and health.last_progress_ms is not None:
+        ago = age(now_ms - health.last_progress_ms)
+        lines.append(f"A poll cycle is still delivering: the last card went out {ago} ago")
+    elif health.last_outcome is not None and not health.failing and not recent:
         lines.append(
             f"No poll has succeeded within 3 poll intervals (polls are due every {poll_seconds}s):"
             " a poll cycle is still running, or the poller has stopped"

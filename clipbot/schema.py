@@ -195,4 +195,9 @@ MIGRATIONS = (
         started_at_ms INTEGER NOT NULL
     );
     """,
+    # 15: when a cycle last delivered something, so a long cycle (a backlog draining at Slack's
+    # pace) reads as alive to healthcheck while it has not finished.
+    """
+    ALTER TABLE health ADD COLUMN last_progress_ms INTEGER;
+    """,
 )

@@ -149,6 +149,8 @@ class Health:
     broken: tuple[Subscription, ...]
     # Channels not broken (yet) whose posts Slack refused in the last cycles (`failures`).
     refusing: tuple[Subscription, ...] = ()
+    # When a cycle still running last delivered a card (written at most every few seconds).
+    last_progress_ms: int | None = None
 
     @property
     def failing(self) -> bool:

@@ -259,6 +259,38 @@ class TestHealth:
         ]
         store.close()
 
+    def test_a_cycle_still_delivering_is_alive(self, tmp_path: Path) -> None:
+        """A cycle draining a backlog past 3 intervals, still posting cards, reads as healthy and
+        says so; once its cards stop for as long, it does not."""
+        store = SqliteStore(str(tmp_path / "s.db"))
+        store.record_success(T0)
+        store.record_progress(T0 + 95_000)
+        assert health_lines(store.health(0), T0 + 100_000, 30)[:3] == [
+            "*:large_green_circle: Healthy*",
+            "Last successful poll: <!date^1764000000^{date_short_pretty} at {time}|2025-11-24 16:00 UTC> (1m ago)",
+            "A poll cycle is still delivering: the last card went out 0m ago",
+        ]
+        assert health_lines(store.health(0), T0 + 186_000, 30)[0] == "*:red_circle: Not healthy*"
+        store.close()
+
+    def test_delivery_is_written_down_as_cards_go_out(self, world: World) -> None:
+        """Delivering writes down when a card went out, by itself, not when the cycle ends: a
+        cycle whose second post fails still leaves the first one's time for healthcheck."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1), clip("B", T0 + 2))
+        world.slack.fail(
+            "chat.postMessage",
+            Reply.json({"ok": True, "channel": "C1", "ts": "1.000001", "message": {}}),
+            Reply.json({"ok": False, "error": "internal_error"}),
+        )
+        world.poller.poll_once()
+        health = world.store.health(0)
+        assert (health.failing, health.last_success_ms, health.last_progress_ms) == (
+            True,
+            None,
+            world.now[0],
+        )
+
     def test_failed_posting_is_a_failed_cycle(self, world: World) -> None:
         """A cycle whose posting failed is recorded as failed, and the next good one recovers."""
         world.subscribe("C1")

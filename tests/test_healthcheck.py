@@ -45,6 +45,25 @@ class TestUnhealthy:
         """Healthy: a successful poll within 3 poll intervals, or a start less than that ago."""
         assert unhealthy(last_success, None, started, poll_seconds=30, now_ms=NOW) == expected
 
+    @pytest.mark.parametrize(
+        ("progress", "expected"),
+        [
+            (NOW - 60 * S, None),  # a long cycle still posting its backlog
+            (NOW - 91 * S, "the last successful poll was 10m ago (polls are due every 30s)"),
+        ],
+    )
+    def test_a_cycle_still_delivering(self, progress: int, expected: str | None) -> None:
+        """A cycle that has not ended but delivered a card within 3 intervals keeps up."""
+        why = unhealthy(
+            NOW - 600 * S,
+            None,
+            NOW - 3600 * S,
+            poll_seconds=30,
+            now_ms=NOW,
+            last_progress_ms=progress,
+        )
+        assert why == expected
+
     def test_last_error_on_the_same_line(self) -> None:
         """The last error is added, on one line and cut short."""
         why = unhealthy(

@@ -250,6 +250,7 @@ def test_health(store: Store) -> None:
     store.record_error(11, "Rhombus down")
     store.add_skipped(2)
     store.add_skipped(1)
+    store.record_progress(12)
     assert store.health(0) == Health(
         last_outcome=PollOutcome.FAILED,
         consecutive_failures=2,
@@ -261,6 +262,7 @@ def test_health(store: Store) -> None:
         posted_since=0,
         posted_total=0,
         broken=(replace(SUB, broken="is_archived"),),
+        last_progress_ms=12,
     )
     store.record_success(11)
     healthy = store.health(0)

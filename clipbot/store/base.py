@@ -335,6 +335,10 @@ class Store(Protocol):
         """A cycle read the feed and every channel got what it was due."""
         ...
 
+    def record_progress(self, at_ms: int) -> None:
+        """A cycle still running delivered something at `at_ms` (epoch ms)."""
+        ...
+
     def record_error(self, at_ms: int, error: str) -> None:
         """A cycle failed (Rhombus, or posting to some channel): `error` says why."""
         ...

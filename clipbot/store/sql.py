@@ -205,6 +205,10 @@ class SqlStore(
                 (at_ms, PollOutcome.OK.value),
             )
 
+    def record_progress(self, at_ms: int) -> None:
+        with self._db.transaction(durable=False) as db:  # a heartbeat: losing one costs nothing
+            db.run("UPDATE health SET last_progress_ms = ? WHERE id = 1", (at_ms,))
+
     def record_error(self, at_ms: int, error: str) -> None:
         """A cycle failed (Rhombus, or posting to some channel): `error` says why."""
         with self._db.transaction() as db:
@@ -234,6 +238,7 @@ class SqlStore(
             last_success_ms=row["last_success_ms"],
             last_error=row["last_error"],
             last_error_ms=row["last_error_ms"],
+            last_progress_ms=row["last_progress_ms"],
             position_ms=self.position(),
             skipped_records=row["skipped_records"],
             posted_since=self.posted_since(posted_since_ms),
