@@ -117,8 +117,13 @@ class RhombusClient:
 
     # -- the one HTTP loop ------------------------------------------------------------------
 
-    def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST `body` to `/{operation}`; the answer's JSON, or a RhombusError saying why not."""
+    def call(
+        self, operation: str, body: Mapping[str, Any], *, resend: bool = True
+    ) -> dict[str, Any]:
+        """POST `body` to `/{operation}`; the answer's JSON, or a RhombusError saying why not.
+        `resend` False: an operation that makes something (a share link) is sent again only when
+        it certainly did not arrive (no connection, or a 429); after a 5xx or a lost answer it
+        may have been done, so RhombusUnavailable says so at once."""
         failures = throttled = 0
         while True:
             self._wait_for_rate_limit()
@@ -131,7 +136,10 @@ class RhombusClient:
                     "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
                 )
                 failures += 1
-                self._retry_or_raise(operation, failures, transport_problem(exc))
+                sent = not isinstance(exc, httpx.ConnectError)
+                self._retry_or_raise(
+                    operation, failures, transport_problem(exc), resend or not sent
+                )
                 continue
             if response.status_code == 429:
                 self._on_error("throttled")
@@ -141,7 +149,7 @@ class RhombusClient:
             if response.status_code >= 500:
                 self._on_error("server")
                 failures += 1
-                self._retry_or_raise(operation, failures, f"HTTP {response.status_code}")
+                self._retry_or_raise(operation, failures, f"HTTP {response.status_code}", resend)
                 continue
             try:
                 return answer(operation, response, self._auth.api_key.reveal())
@@ -154,7 +162,14 @@ class RhombusClient:
         if delay > 0:
             self._sleep(delay)
 
-    def _retry_or_raise(self, operation: str, failures: int, problem: str) -> None:
+    def _retry_or_raise(
+        self, operation: str, failures: int, problem: str, resend: bool = True
+    ) -> None:
+        if not resend:
+            raise RhombusUnavailable(
+                f"Rhombus {operation} failed ({problem}) and was not sent again: it may have been"
+                " done, so try again only if nothing came of it"
+            )
         if failures >= MAX_ATTEMPTS:
             raise RhombusUnavailable(
                 f"Rhombus {operation} failed after {failures} attempts: {problem}"
@@ -241,6 +256,7 @@ class RhombusClient:
                 "expirationTimeSecs": expires_secs,
                 "uuids": [{"eventUuid": clip.uuid}],
             },
+            resend=False,  # each call makes a login-free link: never two for one press
         )
         url = data.get("shareUrl")
         if not isinstance(url, str) or not url:

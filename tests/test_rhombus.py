@@ -409,6 +409,20 @@ class TestErrors:
         assert [c.uuid for c in make_client(rhombus, sleeps=sleeps).clips_since(0)] == ["A"]
         assert sleeps == [1.0, 2.0]
 
+    def test_a_share_link_is_not_asked_for_twice(self, rhombus: FakeRhombus) -> None:
+        """A 5xx to createSharedClipGroupV3 may have made a link: it is not sent again blindly
+        (each would be another login-free link to the footage), and the error says why."""
+        rhombus.fail("createSharedClipGroupV3", Reply(500))
+        with pytest.raises(RhombusUnavailable) as caught:
+            make_client(rhombus).share(
+                Clip(uuid="A", created_at_ms=T0), title="A", description="", expires_secs=60
+            )
+        assert str(caught.value) == (
+            "Rhombus event/createSharedClipGroupV3 failed (HTTP 500) and was not sent again:"
+            " it may have been done, so try again only if nothing came of it"
+        )
+        assert len(rhombus.calls("createSharedClipGroupV3")) == 1
+
     def test_5xx_gives_up(self, rhombus: FakeRhombus) -> None:
         """A server that keeps failing ends in a clear error after the last attempt."""
         rhombus.fail("getSavedClipsV2", *[Reply(502)] * 4)
