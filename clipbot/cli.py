@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -73,14 +74,36 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 def check(settings: Settings, args: argparse.Namespace) -> int:
-    """Checks both credentials for real and prints a short report."""
-    results = [("configuration", None), ("Slack", _check_slack(settings))]
+    """Checks the database and both credentials for real and prints a short report; a
+    database that cannot be opened is bad configuration (exit 2)."""
+    try:
+        database = _check_database(settings.database_url)
+    except StoreOpenError as exc:
+        print(f"clipbot: {ConfigError([f'CLIPBOT_DATABASE_URL: {exc}'])}", file=sys.stderr)
+        return 2
+    results = [("configuration", None), ("database", database), ("Slack", _check_slack(settings))]
     with wiring.rhombus_client(settings) as client:
         results.append(("Rhombus", _check_rhombus(client)))
     width = max(len(name) for name, _ in results)
     for name, problem in results:
         print(f"{name:<{width}}  {'FAILED: ' + problem if problem else 'ok'}")
     return 1 if any(problem for _, problem in results) else 0
+
+
+def _check_database(url: str) -> str | None:
+    """None when the store at `url` opens (a SQLite file not made yet: when its folder is
+    there); why not when the server does not answer. StoreOpenError: it cannot be opened."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            if path.parent.is_dir():
+                return None  # clipbot run makes it
+            raise StoreOpenError(f"the folder {path.parent} does not exist")
+    try:
+        open_store(url).close()
+    except StoreUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def _check_slack(settings: Settings) -> str | None:

@@ -28,7 +28,8 @@ class TestCheck:
         """Both credentials checked for real; exit 0 with an all-ok report."""
         assert main(["check"], env) == 0
         assert (
-            capsys.readouterr().out == "configuration  ok\nSlack          ok\nRhombus        ok\n"
+            capsys.readouterr().out
+            == "configuration  ok\ndatabase       ok\nSlack          ok\nRhombus        ok\n"
         )
 
     def test_calls_made(self, env: dict[str, str], slack: FakeSlack, rhombus: FakeRhombus) -> None:
@@ -43,6 +44,7 @@ class TestCheck:
         assert main(["check"], env) == 1
         assert capsys.readouterr().out == (
             "configuration  ok\n"
+            "database       ok\n"
             "Slack          FAILED: Slack rejected SLACK_BOT_TOKEN (invalid_auth)\n"
             "Rhombus        ok\n"
         )
@@ -55,6 +57,22 @@ class TestCheck:
             "Rhombus        FAILED: Rhombus rejected the API key (HTTP 401): "
             "check RHOMBUS_API_KEY and RHOMBUS_AUTH_SCHEME"
         )
+
+    def test_database_that_cannot_be_opened(
+        self, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A database that cannot be opened is bad configuration: exit 2 naming the setting,
+        before any credential is tried; an existing one is opened for real."""
+        env["CLIPBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'nowhere' / 'clipbot.db'}"
+        assert main(["check"], env) == 2
+        assert capsys.readouterr().err == (
+            "clipbot: invalid configuration:\n"
+            f"  - CLIPBOT_DATABASE_URL: the folder {tmp_path / 'nowhere'} does not exist\n"
+        )
+        (tmp_path / "garbage.db").write_bytes(b"not a database at all" * 100)
+        env["CLIPBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'garbage.db'}"
+        assert main(["check"], env) == 2
+        assert "CLIPBOT_DATABASE_URL" in capsys.readouterr().err
 
     def test_bad_configuration(self, capsys: pytest.CaptureFixture[str]) -> None:
         """Missing settings: exit 2 with one message naming each."""
