@@ -172,7 +172,7 @@ def _list(tokens: list[str]) -> ListQuery:
             if key in values:
                 raise _Bad(f"`{key}:` is given twice.")
             values[key] = value
-        elif token.isascii() and token.isdigit():
+        elif re.fullmatch(r"[+-]?[0-9]+", token):  # -1 is a count out of range, not a word
             if limit is not None:
                 raise _Bad(f"Only one number of clips, please (got {limit} and {token}).")
             limit = _limit(token)

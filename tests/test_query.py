@@ -142,6 +142,7 @@ class TestErrors:
         [
             ("0", "0 clips is out of range; ask for 1 to 50."),
             ("51", "51 clips is out of range; ask for 1 to 50."),
+            ("recent -1", "-1 clips is out of range; ask for 1 to 50."),
             ("5 6", "Only one number of clips, please (got 5 and 6)."),
             (
                 "since:soon",
