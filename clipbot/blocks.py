@@ -275,3 +275,8 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     if style:
         button["style"] = style
     return button
+
+
+def plural(n: int) -> str:
+    """The "s" a count of `n` takes in English ("" for exactly one)."""
+    return "" if n == 1 else "s"

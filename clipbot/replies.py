@@ -18,6 +18,7 @@ from clipbot.blocks import (
     escape,
     fitted,
     linked_title,
+    plural,
     section,
     slack_date,
     state_line,
@@ -28,6 +29,7 @@ from clipbot.query import SubscribeQuery
 from clipbot.records import Clip
 from clipbot.report import window_text
 from clipbot.state import Card, Health, Subscription
+from clipbot.status import health_lines
 
 MORE, OPEN_MORE, SUBSCRIPTIONS_MORE = "clips_more", "open_more", "subscriptions_more"
 LIST_TITLE_LIMIT = 80
@@ -79,7 +81,9 @@ def listing(
     lines = listing_lines(found, console_url)
     notes = []
     if found.hidden:
-        notes.append(f"{found.hidden} private or role-restricted clip{_s(found.hidden)} hidden.")
+        notes.append(
+            f"{found.hidden} private or role-restricted clip{plural(found.hidden)} hidden."
+        )
     if found.scan_limited:
         notes.append(f"Searched the last {found.scanned} clips; press More to search further back.")
     if shortened:
@@ -95,7 +99,7 @@ def listing(
         blocks.append(context(" ".join(notes)))
     if more:
         blocks.append(more_button(MORE, more))
-    summary = f"{len(found.clips)} clip{_s(len(found.clips))}"
+    summary = f"{len(found.clips)} clip{plural(len(found.clips))}"
     return {"response_type": "ephemeral", "text": summary, "blocks": blocks}
 
 
@@ -192,7 +196,7 @@ def subscriptions_reply(
     )
     return {
         "response_type": "ephemeral",
-        "text": f"{total} subscription{_s(total)}",
+        "text": f"{total} subscription{plural(total)}",
         "blocks": blocks,
     }
 
@@ -212,64 +216,6 @@ def _subscription_line(sub: Subscription, access: Access) -> str:
     if sub.broken:
         line += f" — :warning: cannot post here ({escape(sub.broken)}): invite clipbot, resubscribe"
     return line
-
-
-def health_lines(
-    health: Health,
-    now_ms: int,
-    poll_seconds: int,
-    flagged: list[Subscription] | None = None,
-    figures: Sequence[str] = (),
-) -> list[str]:
-    """The poller's health, for an operator at a glance: from what the last cycles wrote down
-    (their outcome, failures in a row), and whether the last good one is recent. `flagged`: see
-    Access.flagged; `figures`: the metrics' reading (clipbot.metrics.Figures.lines)."""
-    window_ms = 3 * poll_seconds * 1000
-    recent = health.last_success_ms is not None and now_ms - health.last_success_ms <= window_ms
-    delivering = (
-        not recent
-        and health.last_progress_ms is not None
-        and now_ms - health.last_progress_ms <= window_ms
-    )
-    if health.last_outcome is None:
-        verdict = ":white_circle: No poll has run yet"
-    elif health.failing or not (recent or delivering):
-        verdict = ":red_circle: Not healthy"
-    else:
-        verdict = ":large_green_circle: Healthy"
-    lines = [f"*{verdict}*"]
-    if health.last_success_ms is not None:
-        ago = age(now_ms - health.last_success_ms)
-        lines.append(f"Last successful poll: {slack_date(health.last_success_ms)} ({ago} ago)")
-    if delivering and health.last_progress_ms is not None:
-        ago = age(now_ms - health.last_progress_ms)
-        lines.append(f"A poll cycle is still delivering: the last card went out {ago} ago")
-    elif health.last_outcome is not None and not health.failing and not recent:
-        lines.append(
-            f"No poll has succeeded within 3 poll intervals (polls are due every {poll_seconds}s):"
-            " a poll cycle is still running, or the poller has stopped"
-        )
-    if health.consecutive_failures > 1:
-        lines.append(f"The last {health.consecutive_failures} polls failed")
-    if health.last_error:
-        error = escape(cut(health.last_error, 500))
-        lines.append(f"Last error: {error} ({slack_date(health.last_error_ms)})")
-    position = slack_date(health.position_ms) if health.position_ms else "not started"
-    lines.append(f"Feed position (last seen clip): {position}")
-    lines.append(f"Clips posted today: {health.posted_since} ({health.posted_total} in all)")
-    lines += figures
-    if health.skipped_records:
-        lines.append(f"Odd feed records skipped in all: {health.skipped_records}")
-    for sub in health.broken:
-        lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
-    for sub in health.refusing:
-        lines.append(
-            f":warning: <#{sub.channel_id}>: Slack refused its cards in the last"
-            f" {sub.failures} poll{_s(sub.failures)}"
-        )
-    for sub in flagged or ():
-        lines.append(f":warning: <#{sub.channel_id}>: {flag_line(sub)}")
-    return lines
 
 
 def status_reply(
@@ -308,7 +254,7 @@ def open_reply(cards: list[tuple[Card, str | None]], now_ms: int, rest: int = 0)
     total = len(cards) + rest
     return {
         "response_type": "ephemeral",
-        "text": f"{total} open clip{_s(total)}",
+        "text": f"{total} open clip{plural(total)}",
         "blocks": paged(lines, keys, total, noun="open clips", more_action=OPEN_MORE),
     }
 
@@ -361,7 +307,3 @@ def home_view(
         )
     blocks.append(section("*Recent clips*\n" + body))
     return {"type": "home", "blocks": blocks}
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clipbot.blocks import FIELD_LIMIT, Message, age, cut, escape, mrkdwn, section
+from clipbot.blocks import FIELD_LIMIT, Message, age, cut, escape, mrkdwn, plural, section
 from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card, CardKind
 
 HOUR_MS = 3_600_000
@@ -109,7 +109,8 @@ def summary_message(figs: Figures, heading: str) -> Message:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": cut(heading, 150)}},
         section(
-            f"*{figs.posted} clip{_s(figs.posted)}* posted in this channel in the last {window}."
+            f"*{figs.posted} clip{plural(figs.posted)}* posted in this channel"
+            f" in the last {window}."
             if figs.posted
             else f"No clips were posted in this channel in the last {window}."
         ),
@@ -124,9 +125,10 @@ def summary_message(figs: Figures, heading: str) -> Message:
         }
     )
     text = (
-        f"{heading}: {figs.posted} clip{_s(figs.posted)} in the last {window}, {figs.open} open, "
+        f"{heading}: {figs.posted} clip{plural(figs.posted)} in the last {window},"
+        f" {figs.open} open, "
         f"{figs.claimed_total} claimed, {figs.resolved} resolved, "
-        f"{figs.false_alarms} false alarm{_s(figs.false_alarms)}"
+        f"{figs.false_alarms} false alarm{plural(figs.false_alarms)}"
     )
     return {"text": text, "blocks": blocks}
 
@@ -188,7 +190,3 @@ def _median(values: list[int]) -> int | None:
 
 def _most_first(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"

@@ -11,7 +11,7 @@ import pytest
 from clipbot import plan, triage, wiring
 from clipbot.config import Settings
 from clipbot.notify import SlackPoster
-from clipbot.replies import health_lines
+from clipbot.status import health_lines
 from clipbot.store import SqliteStore
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
