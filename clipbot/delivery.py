@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import blocks, lines
-from clipbot.inflight import InFlight
 from clipbot.notify import ChannelBroken, SlackPoster
 from clipbot.slack_errors import SlackFailure, classify, slack_error
 from clipbot.state import Card, CardKind, ThreadReply
@@ -32,8 +31,11 @@ BROKEN_AFTER = 5
 REDRAW_TRIES = 5  # draws of one card in a row while others keep changing it
 # Failures after which nobody knows whether Slack acted: the message is in doubt.
 IN_DOUBT = (SlackClientError, OSError)
-# Thread replies this process is posting right now: in flight, so not for `settle`.
-_SENDING = InFlight()
+# How long a thread reply is claimed by the replica sending or settling it (see
+# Store.claim_reply): longer than one post can take (a 30 s timeout, up to 5 waits of Slack's
+# Retry-After, the channel's pacing). A replica that dies mid-post leaves its line to the
+# leader's settle once this runs out.
+REPLY_CLAIM_MS = 10 * 60_000
 
 
 def is_refusal(exc: SlackApiError) -> bool:
@@ -224,17 +226,13 @@ def reply(
     reminder, a share link). True when it is known to be posted; False when Slack refused it
     (logged) or its answer was lost (then `settle` finds or re-sends it)."""
     line = ThreadReply(key, channel, thread_ts, text, at_ms)
-    if not _SENDING.begin(key):
+    if not store.reserve_reply(line, claim_ms=REPLY_CLAIM_MS):
         return False
-    try:
-        if not store.reserve_reply(line):
-            return False
-        return _send_reply(store, poster, line)
-    finally:
-        _SENDING.end(key)
+    return _send_reply(store, poster, line)
 
 
 def _send_reply(store: Store, poster: SlackPoster, line: ThreadReply) -> bool:
+    """Posts a reply the caller has claimed; the claim ends with the answer."""
     try:
         ts = poster.reply(
             line.channel_id, line.thread_ts, line.text, blocks.reply_metadata(line.key)
@@ -244,6 +242,7 @@ def _send_reply(store: Store, poster: SlackPoster, line: ThreadReply) -> bool:
         log.warning("thread reply in %s failed: %s", line.channel_id, slack_error(exc))
         return False
     except IN_DOUBT as exc:
+        store.unclaim_reply(line.key)
         log.warning(
             "thread reply in %s is in doubt (%s): will look for it",
             line.channel_id,
@@ -257,12 +256,10 @@ def _send_reply(store: Store, poster: SlackPoster, line: ThreadReply) -> bool:
 def _settle_replies(store: Store, poster: SlackPoster) -> None:
     found: dict[tuple[str, str], dict[str, str] | None] = {}
     for line in store.replies_in_doubt():
-        if not _SENDING.begin(line.key):
-            continue  # being posted right now (a press, a reminder): in flight, not in doubt
-        try:
+        # A claim still running: some replica (this one, too) is posting it right now, so it
+        # is in flight, not in doubt.
+        if store.claim_reply(line.key, REPLY_CLAIM_MS):
             _settle_reply(store, poster, line, found)
-        finally:
-            _SENDING.end(line.key)
 
 
 def _settle_reply(
@@ -271,13 +268,12 @@ def _settle_reply(
     line: ThreadReply,
     found: dict[tuple[str, str], dict[str, str] | None],
 ) -> None:
-    if store.reply_posted(line.key):
-        return  # confirmed since the list was read
     thread = (line.channel_id, line.thread_ts)
     if thread not in found:
         found[thread] = _replies_in(poster, *thread)
     keys = found[thread]
     if keys is None:
+        store.unclaim_reply(line.key)  # Slack cannot be reached: ask again next time
         return
     if line.key in keys:
         store.confirm_reply(line.key, keys[line.key])

@@ -200,4 +200,9 @@ MIGRATIONS = (
     """
     ALTER TABLE health ADD COLUMN last_progress_ms INTEGER;
     """,
+    # 16: a thread reply being posted is claimed until a time (the database's clock, ms), so no
+    # replica's clean-up takes it for lost while another replica is still sending it.
+    """
+    ALTER TABLE replies ADD COLUMN claimed_until_ms INTEGER NOT NULL DEFAULT 0;
+    """,
 )

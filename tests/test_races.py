@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clipbot import delivery, triage
 from clipbot.blocks import Message
 from clipbot.notify import SlackPoster
-from clipbot.state import Card
+from clipbot.state import Card, ThreadReply
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
 from tests.world import CONSOLE, T0, World
@@ -108,3 +109,64 @@ def test_card_locks_are_shared_while_held_and_then_dropped(world: World) -> None
     assert world.poster.card_lock("B", "C1") is not lock
     del lock
     assert len(world.poster._card_locks) == 0
+
+
+class TestThreadRepliesAcrossReplicas:
+    @pytest.fixture
+    def replicas(
+        self, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path, postgres_url: str
+    ) -> Iterator[tuple[World, World]]:
+        """Two replicas on one PostgreSQL: the leader, which polls (and settles), and another
+        that handles a press (HTTP mode behind a load balancer, say)."""
+        leader = World(rhombus, slack, tmp_path / "unused", database_url=postgres_url)
+        other = World(rhombus, slack, tmp_path / "unused", database_url=postgres_url, lead=False)
+        leader.subscribe("C1")
+        rhombus.add(clip("A", T0 + 1, title="Gate left open"))
+        leader.poller.poll_once()
+        yield leader, other
+        other.close()
+        leader.close()
+
+    def test_a_line_another_replica_is_sending_is_posted_once(
+        self, replicas: tuple[World, World]
+    ) -> None:
+        """The leader's clean-up, run while another replica's thread line is on its way (waiting
+        for its turn, say), leaves that line alone: it is claimed in the store, not in doubt."""
+        leader, other = replicas
+
+        class SettlingMidPost(SlackPoster):
+            def reply(self, *args: Any, **kwargs: Any) -> str:
+                leader.poller.poll_once()  # the leader's cycle, while this line is on its way
+                return super().reply(*args, **kwargs)
+
+        (card,) = leader.slack.posts("C1")
+        sent = delivery.reply(
+            other.store,
+            SettlingMidPost(other.web, pace_seconds=0),
+            channel="C1",
+            thread_ts=card.ts,
+            key="press:C1:A:1",
+            text="<@U2> claimed this clip",
+            at_ms=leader.clock(),
+        )
+        assert sent is True
+        assert [m.text for m in leader.slack.replies("C1", card.ts)] == ["<@U2> claimed this clip"]
+        assert leader.store.replies_in_doubt() == []
+
+    def test_a_line_whose_sender_died_is_settled_once_its_claim_runs_out(
+        self, replicas: tuple[World, World]
+    ) -> None:
+        """A replica that died while sending a line leaves it claimed; the leader leaves it
+        while the claim runs, then finds it missing from the thread and sends it, once."""
+        leader, other = replicas
+        (card,) = leader.slack.posts("C1")
+        line = ThreadReply("press:C1:A:1", "C1", card.ts, "<@U2> claimed this clip", T0)
+        assert other.store.reserve_reply(line, claim_ms=60_000)  # then the replica died
+        leader.poller.poll_once()
+        assert leader.slack.replies("C1", card.ts) == []
+        other.store.release_reply(line.key)
+        assert other.store.reserve_reply(line, claim_ms=-1)  # the same, its claim run out
+        leader.poller.poll_once()
+        leader.poller.poll_once()
+        assert [m.text for m in leader.slack.replies("C1", card.ts)] == ["<@U2> claimed this clip"]
+        assert leader.store.replies_in_doubt() == []

@@ -418,20 +418,40 @@ def test_subscription_positions(store: Store) -> None:
 def test_thread_replies(store: Store) -> None:
     """A reply is reserved once per key, in doubt until confirmed, and released only unsent."""
     line = ThreadReply("press:C1:A:1", "C1", "1.000100", "claimed", 7)
-    assert (store.reserve_reply(line), store.reserve_reply(line)) == (True, False)
+    first, again = store.reserve_reply(line, claim_ms=60_000), store.reserve_reply(line, claim_ms=1)
+    assert (first, again) == (True, False)
     other = ThreadReply("remind:C1:A", "C1", "1.000100", "ping", 8)
-    store.reserve_reply(other)
+    store.reserve_reply(other, claim_ms=60_000)
     assert store.replies_in_doubt() == [line, other]
     assert store.reply_posted(line.key) is False
     store.confirm_reply(line.key, "1.000200")
     assert (store.reply_posted(line.key), store.reply_posted("never")) == (True, False)
     store.release_reply(line.key)  # confirmed: stays
     store.release_reply(other.key)
-    assert (store.replies_in_doubt(), store.reserve_reply(line), store.reserve_reply(other)) == (
-        [],
-        False,
+    assert (
+        store.replies_in_doubt(),
+        store.reserve_reply(line, claim_ms=1),
+        store.reserve_reply(other, claim_ms=1),
+    ) == ([], False, True)
+
+
+def test_reply_claims(opener: Opener) -> None:
+    """A reply being sent is claimed, for every replica (two stores on one database), until its
+    claim runs out or is given back; a confirmed reply is never claimed again."""
+    sender, settler = opener(), opener()
+    line = ThreadReply("press:C1:A:1", "C1", "1.000100", "claimed", 7)
+    assert sender.reserve_reply(line, claim_ms=60_000)
+    assert settler.claim_reply(line.key, 60_000) is False  # on its way: in flight, not in doubt
+    sender.unclaim_reply(line.key)  # its answer was lost: in doubt now
+    assert (settler.claim_reply(line.key, 60_000), sender.claim_reply(line.key, 60_000)) == (
         True,
+        False,
     )
+    dead = ThreadReply("remind:C1:A", "C1", "1.000100", "ping", 8)
+    assert sender.reserve_reply(dead, claim_ms=-1)  # its sender died; the claim ran out
+    assert settler.claim_reply(dead.key, 60_000)
+    settler.confirm_reply(dead.key, "1.000300")
+    assert settler.claim_reply(dead.key, -1) is False
 
 
 def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:

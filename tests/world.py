@@ -36,7 +36,8 @@ def fake_env(rhombus: FakeRhombus, slack: FakeSlack, database: Path) -> dict[str
 
 @dataclass
 class World:
-    """One built clipbot (store, clients, poller); `restart()` builds a fresh one on the same file."""
+    """One built clipbot (store, clients, poller); `restart()` builds a fresh one on the same
+    database. Two Worlds on one `database_url` are two replicas."""
 
     rhombus: FakeRhombus
     slack: FakeSlack
@@ -48,12 +49,16 @@ class World:
     # The poller's access: world.subscribe() subscribes as UADMIN, an admin.
     access: Access = field(default_factory=lambda: Access(frozenset({"UADMIN"})))
     pace_seconds: float = 0.0  # the poster's spacing of one channel's posts (1.0 in clipbot run)
+    database_url: str | None = None  # instead of SQLite at `path` (PostgreSQL: replicas)
+    lead: bool = True  # take the lease at each (re)start, as a lone `clipbot run` does
 
     def __post_init__(self) -> None:
         env = fake_env(self.rhombus, self.slack, self.path)
         env["CLIPBOT_DIGEST_THRESHOLD"] = str(self.digest_threshold)
         env["CLIPBOT_ADMINS"] = ",".join(sorted(self.access.admins))
         env["CLIPBOT_SHARE"] = self.access.share.value
+        if self.database_url:
+            env["CLIPBOT_DATABASE_URL"] = self.database_url
         self.settings = Settings.from_env(env)
         self.tuning = Tuning(
             rhombus_page_size=self.page_size,
@@ -77,7 +82,8 @@ class World:
         self.web = self.poster.client
         self.poller = self.bot.poller
         # One process on one SQLite file leads, as `clipbot run` does once its lease job ran.
-        assert self.bot.leadership.renew()
+        if self.lead:
+            assert self.bot.leadership.renew()
 
     def close(self) -> None:
         self.bot.close()

@@ -200,8 +200,18 @@ class Store(Protocol):
 
     # -- thread replies ---------------------------------------------------------------------
 
-    def reserve_reply(self, reply: ThreadReply) -> bool:
-        """Writes a thread reply about to be posted; False if its key was written before."""
+    def reserve_reply(self, reply: ThreadReply, *, claim_ms: int) -> bool:
+        """Writes a thread reply about to be posted, claimed by the caller for `claim_ms`;
+        False if its key was written before."""
+        ...
+
+    def claim_reply(self, key: str, claim_ms: int) -> bool:
+        """Takes an unconfirmed reply for `claim_ms` (the database's clock) to settle it; False
+        while another claim on it has not run out (a replica is sending it), or once confirmed."""
+        ...
+
+    def unclaim_reply(self, key: str) -> None:
+        """Ends the caller's claim on a reply left in doubt, so the next settle looks at once."""
         ...
 
     def confirm_reply(self, key: str, ts: str) -> None:
@@ -217,7 +227,7 @@ class Store(Protocol):
         ...
 
     def replies_in_doubt(self) -> list[ThreadReply]:
-        """Replies whose posting was interrupted, oldest first."""
+        """Replies not confirmed (interrupted, or being sent right now), oldest first."""
         ...
 
     # -- burst grouping ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The store's thread-reply queries: each line written down before it is sent, by its key."""
+"""The store's thread-reply queries: each line written down before it is sent, by its key, and
+claimed by whoever is sending it (any replica) until the claim runs out."""
 
 from __future__ import annotations
 
@@ -7,20 +8,49 @@ from clipbot.store.connection import Database
 
 
 class ReplyQueries:
-    """Thread replies (press lines, reminders, share links): reserved, confirmed or released."""
+    """Thread replies (press lines, reminders, share links): reserved, claimed, confirmed or
+    released. Claims run on the database's clock, so replicas agree on when one ran out."""
 
     _db: Database
 
-    def reserve_reply(self, reply: ThreadReply) -> bool:
-        """Writes a thread reply about to be posted; False if its key was written before."""
+    def reserve_reply(self, reply: ThreadReply, *, claim_ms: int) -> bool:
+        """Writes a thread reply about to be posted, claimed by the caller for `claim_ms`;
+        False if its key was written before."""
         with self._db.transaction() as db:
             return bool(
                 db.run(
-                    "INSERT INTO replies (key, channel_id, thread_ts, text, ts, created_at_ms)"
-                    " VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT (key) DO NOTHING",
-                    (reply.key, reply.channel_id, reply.thread_ts, reply.text, reply.created_at_ms),
+                    "INSERT INTO replies"
+                    " (key, channel_id, thread_ts, text, ts, created_at_ms, claimed_until_ms)"
+                    f" VALUES (?, ?, ?, ?, NULL, ?, {self._db.clock} + ?)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (
+                        reply.key,
+                        reply.channel_id,
+                        reply.thread_ts,
+                        reply.text,
+                        reply.created_at_ms,
+                        claim_ms,
+                    ),
                 )
             )
+
+    def claim_reply(self, key: str, claim_ms: int) -> bool:
+        """Takes an unconfirmed reply for `claim_ms` to settle it; False while another claim on
+        it (a replica sending it right now) has not run out, or once it is confirmed."""
+        clock = self._db.clock
+        with self._db.transaction() as db:
+            return bool(
+                db.run(
+                    f"UPDATE replies SET claimed_until_ms = {clock} + ?"
+                    f" WHERE key = ? AND ts IS NULL AND claimed_until_ms < {clock}",
+                    (claim_ms, key),
+                )
+            )
+
+    def unclaim_reply(self, key: str) -> None:
+        """Ends the caller's claim on a reply left in doubt, so the next settle looks at once."""
+        with self._db.transaction() as db:
+            db.run("UPDATE replies SET claimed_until_ms = 0 WHERE key = ? AND ts IS NULL", (key,))
 
     def confirm_reply(self, key: str, ts: str) -> None:
         """Records the `ts` of a reply known to be posted."""
@@ -39,7 +69,7 @@ class ReplyQueries:
             db.run("DELETE FROM replies WHERE key = ? AND ts IS NULL", (key,))
 
     def replies_in_doubt(self) -> list[ThreadReply]:
-        """Replies whose posting was interrupted, oldest first."""
+        """Replies not confirmed (interrupted, or being sent right now), oldest first."""
         with self._db.reading() as db:
             rows = db.all("SELECT * FROM replies WHERE ts IS NULL ORDER BY created_at_ms, key")
         return [
