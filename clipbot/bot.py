@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import health, jobs, triage, wiring, wsgi
 from clipbot.config import ConfigError, Settings
-from clipbot.leader import Leadership
+from clipbot.leader import Leadership, Role
 from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
@@ -79,8 +79,12 @@ class Bot:
         self.settings, self.clock, self.stop, self.store = settings, clock, stop, store
         # The lease lasts one poll interval, so a dead leader is replaced within two.
         self.leadership = leadership or Leadership(store, lease_s=settings.poll_seconds)
+        # Read at each scrape and readiness probe: at once while the lease knows the database away.
+        self.quick_position = health.quick_position(
+            store, lambda: self.leadership.role is Role.STORE_DOWN
+        )
         self.metrics = Metrics(
-            store.position,
+            self.quick_position,
             is_leader=lambda: self.leadership.is_leader,
             skipped_records=lambda: self.rhombus.skipped_records,
             now=lambda: clock() / 1000,
@@ -233,7 +237,7 @@ class Bot:
         port = self.settings.metrics_port
         if port is None:
             return lambda: None
-        readiness = health.readiness(slack_connected, self.store.position)
+        readiness = health.readiness(slack_connected, self.quick_position)
         try:
             return health.serve(port, self.metrics, readiness)
         except OSError as exc:

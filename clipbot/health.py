@@ -18,12 +18,15 @@ from prometheus_client import make_wsgi_app
 from clipbot import blocks, wsgi
 from clipbot.config import ConfigError, Settings
 from clipbot.metrics import Metrics
-from clipbot.store import StoreError, StoreOpenError, StoreUnavailable, open_store
+from clipbot.store import Store, StoreError, StoreOpenError, StoreUnavailable, open_store
 
 # Why the bot is not ready, or None when it is.
 Readiness = Callable[[], str | None]
 
 KEEP_UP_INTERVALS = 3  # healthy: a successful poll within this many poll intervals
+# /readyz and /metrics wait no longer than this for the database: a probe's timeout is short
+# (Kubernetes: 1 s by default), and the pool's own wait for a connection is 5 s.
+QUICK_WAIT_S = 1.0
 
 
 def unhealthy(
@@ -125,6 +128,19 @@ def readiness(slack_connected: Callable[[], bool], store_ping: Callable[[], obje
         return None
 
     return problem
+
+
+def quick_position(store: Store, known_down: Callable[[], bool]) -> Callable[[], int | None]:
+    """The feed position (epoch ms) as /readyz and /metrics read it, in time for a probe: while
+    the database is `known_down()` (the lease could not be renewed) StoreUnavailable at once,
+    without asking it; otherwise a read that waits at most QUICK_WAIT_S for a connection."""
+
+    def read() -> int | None:
+        if known_down():
+            raise StoreUnavailable("the database is unavailable (the lease could not be renewed)")
+        return store.position(wait_s=QUICK_WAIT_S)
+
+    return read
 
 
 def serve(port: int, metrics: Metrics, readiness: Readiness) -> Callable[[], None]:

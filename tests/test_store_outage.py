@@ -9,17 +9,22 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from clipbot import health
+from clipbot.leader import Role
 from clipbot.metrics import Metrics
 from clipbot.store import StoreUnavailable
-from clipbot.store.postgres import PostgresStore
+from clipbot.store.postgres import CONNECT_TIMEOUT_S, PostgresStore
 from tests import postgres
+from tests.fakes.rhombus import FakeRhombus
+from tests.fakes.slack import FakeSlack
+from tests.world import World
 
 # Long enough for psycopg_pool's own backoff (1, 2, 4, 8, 16 s…) to leave a gap longer than a
 # store call waits for a connection.
@@ -138,3 +143,43 @@ def _samples(metrics: Metrics) -> dict[str, float]:
         for sample in family.samples
         if not sample.labels
     }
+
+
+def _get(app: Callable[..., Iterable[bytes]], path: str) -> tuple[str, str]:
+    """One GET through the health endpoints' WSGI app: status line and body."""
+    answer: list[str] = []
+    body = b"".join(
+        app({"PATH_INFO": path, "REQUEST_METHOD": "GET"}, lambda s, h: answer.append(s))
+    )
+    return answer[0], body.decode()
+
+
+def test_readiness_and_metrics_answer_at_once_while_the_database_is_away(
+    own_server: postgres.Cluster, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """/readyz and /metrics answer within a probe's timeout during an outage: before the lease
+    has noticed, the read waits at most QUICK_WAIT_S for a connection (not the pool's 5 s);
+    once the lease could not be renewed, they answer from that, without asking the pool."""
+    world = World(rhombus, slack, tmp_path / "unused", database_url=own_server.url)
+    bot = world.bot
+    app = health.app(bot.metrics, health.readiness(lambda: True, bot.quick_position))
+    pool = world.store._db._pool  # type: ignore[attr-defined]  # the pool's own figures
+    try:
+        assert _get(app, "/readyz") == ("200 OK", "ready\n")
+        own_server.stop()
+        waited = pool.get_stats().get("requests_wait_ms", 0)
+        assert _get(app, "/readyz") == (
+            "503 Service Unavailable",
+            "not ready: the store does not answer (StoreUnavailable)\n",
+        )
+        waited = pool.get_stats().get("requests_wait_ms", 0) - waited
+        assert waited < CONNECT_TIMEOUT_S * 1000  # the pool alone would have waited 5 s
+        assert bot.leadership.renew() is False and bot.leadership.role is Role.STORE_DOWN
+        asked = pool.get_stats().get("requests_num", 0)
+        assert _get(app, "/readyz")[0] == "503 Service Unavailable"
+        status, text = _get(app, "/metrics")
+        assert status == "200 OK" and "clipbot_feed_lag_seconds" in text
+        assert pool.get_stats().get("requests_num", 0) == asked  # not asked: known to be away
+    finally:
+        own_server.start()
+        world.close()

@@ -73,9 +73,10 @@ class Store(Protocol):
 
     # -- feed progress ----------------------------------------------------------------------
 
-    def position(self) -> int | None:
+    def position(self, *, wait_s: float | None = None) -> int | None:
         """The newest createdAtMs (ms) read from the feed; each subscription has its own
-        position (`Subscription.position_ms`)."""
+        position (`Subscription.position_ms`). `wait_s`: wait at most this many seconds for the
+        database (StoreUnavailable after) instead of its usual timeout."""
         ...
 
     def advance(self, position_ms: int) -> None:

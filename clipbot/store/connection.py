@@ -56,8 +56,9 @@ class Database(Protocol):
         """
         ...
 
-    def reading(self) -> AbstractContextManager[Connection]:
-        """A connection for reads that need no transaction."""
+    def reading(self, *, wait_s: float | None = None) -> AbstractContextManager[Connection]:
+        """A connection for reads that need no transaction. `wait_s`: wait at most this many
+        seconds for one (StoreUnavailable after), instead of the backend's own timeout."""
         ...
 
     @property

@@ -78,8 +78,8 @@ class PostgresDatabase:
             yield Connection(raw, to_pyformat)
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with self._errors(), self._pool.connection() as raw:
+    def reading(self, *, wait_s: float | None = None) -> Iterator[Connection]:
+        with self._errors(), self._pool.connection(timeout=wait_s) as raw:
             yield Connection(raw, to_pyformat)
 
     def schema_version(self) -> int:

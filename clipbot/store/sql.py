@@ -150,9 +150,10 @@ class SqlStore(
 
     # -- the feed position ------------------------------------------------------------------
 
-    def position(self) -> int | None:
-        """The newest createdAtMs read from the feed (each subscription keeps its own position)."""
-        with self._db.reading() as db:
+    def position(self, *, wait_s: float | None = None) -> int | None:
+        """The newest createdAtMs read from the feed (each subscription keeps its own position);
+        `wait_s`: wait at most this many seconds for the database (see Database.reading)."""
+        with self._db.reading(wait_s=wait_s) as db:
             value = db.scalar("SELECT position_ms FROM feed WHERE id = 1")
         return int(value) if value is not None else None
 

@@ -76,9 +76,14 @@ class SqliteDatabase:
                     self._db.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with self._lock, _errors():
-            yield Connection(self._db)
+    def reading(self, *, wait_s: float | None = None) -> Iterator[Connection]:
+        if not self._lock.acquire(timeout=-1 if wait_s is None else wait_s):
+            raise StoreUnavailable(f"the database was busy for {wait_s}s")
+        try:
+            with _errors():
+                yield Connection(self._db)
+        finally:
+            self._lock.release()
 
     def schema_version(self) -> int:
         with self.reading() as db:
