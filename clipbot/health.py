@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client import make_wsgi_app
 
-from clipbot import blocks, wsgi
+from clipbot import blocks, schema, wsgi
 from clipbot.config import ConfigError, Settings
 from clipbot.metrics import Metrics
 from clipbot.store import Store, StoreError, StoreOpenError, StoreUnavailable, open_store
@@ -90,7 +90,7 @@ def read_health(settings: Settings, *, now_ms: int) -> int:
         print(f"unhealthy: no database at {url}: clipbot run has never started there")
         return 1
     try:
-        store = open_store(url)
+        store = open_store(url, migrate=False)
     except StoreOpenError as exc:
         print(f"clipbot: {ConfigError([f'CLIPBOT_DATABASE_URL: {exc}'])}", file=sys.stderr)
         return 2
@@ -98,21 +98,38 @@ def read_health(settings: Settings, *, now_ms: int) -> int:
         print(f"unhealthy: the database does not answer ({exc})")
         return 1
     try:
-        record = store.health(now_ms)  # (clips posted since now: none to count)
-        problem = unhealthy(
-            record.last_success_ms,
-            record.last_error,
-            store.started_at(),
-            poll_seconds=settings.poll_seconds,
-            now_ms=now_ms,
-            last_progress_ms=record.last_progress_ms,
-        )
+        problem = _unready_schema(store.schema_version) or _behind(store, settings, now_ms)
     except StoreError as exc:
         problem = f"the store does not answer ({exc})"
     finally:
         store.close()
     print(f"unhealthy: {problem}" if problem else "healthy")
     return 1 if problem else 0
+
+
+def _behind(store: Store, settings: Settings, now_ms: int) -> str | None:
+    """Why the poller recorded in `store` is not keeping up (see `unhealthy`), if it is not."""
+    record = store.health(now_ms)  # (clips posted since now: none to count)
+    return unhealthy(
+        record.last_success_ms,
+        record.last_error,
+        store.started_at(),
+        poll_seconds=settings.poll_seconds,
+        now_ms=now_ms,
+        last_progress_ms=record.last_progress_ms,
+    )
+
+
+def _unready_schema(version: int) -> str | None:
+    """Why a database whose schema is at `version` has no health record to read yet, if so."""
+    if version == 0:
+        return "the database has no clipbot tables: clipbot run has never started there"
+    if version < len(schema.MIGRATIONS):
+        return (
+            f"the database's schema is at version {version} of {len(schema.MIGRATIONS)}:"
+            " this release's clipbot run has not started there yet"
+        )
+    return None
 
 
 def readiness(slack_connected: Callable[[], bool], store_ping: Callable[[], object]) -> Readiness:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from clipbot import schema
 from clipbot.cli import main
 from clipbot.health import readiness, unhealthy
 from clipbot.store import SqliteStore, StoreUnavailable
@@ -158,6 +161,44 @@ class TestCommand:
             " not a SQLite database\n"
         )
 
+    @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+    def test_an_empty_database_is_read_not_set_up(
+        self,
+        env: dict[str, str],
+        tmp_path: Path,
+        backend: str,
+        request: pytest.FixtureRequest,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """An empty database (a new PostgreSQL one, an empty SQLite file): exit 1 saying clipbot
+        never ran there, and healthcheck creates no table in it (it only reads)."""
+        if backend == "sqlite":
+            (tmp_path / "clipbot.db").touch()
+            url = env["CLIPBOT_DATABASE_URL"]
+        else:
+            url = request.getfixturevalue("postgres_url")
+        assert main(["healthcheck"], {**env, "CLIPBOT_DATABASE_URL": url}) == 1
+        assert capsys.readouterr().out == (
+            "unhealthy: the database has no clipbot tables: clipbot run has never started there\n"
+        )
+        assert _tables(url) == []
+
+    def test_an_older_schema_is_read_not_upgraded(
+        self, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A database an older release set up: exit 1 naming its schema version, left as is."""
+        path = tmp_path / "clipbot.db"
+        with sqlite3.connect(path) as db:
+            db.executescript(schema.MIGRATIONS[0])
+            db.execute("PRAGMA user_version = 1")
+        assert main(["healthcheck"], env) == 1
+        assert capsys.readouterr().out == (
+            f"unhealthy: the database's schema is at version 1 of {len(schema.MIGRATIONS)}:"
+            " this release's clipbot run has not started there yet\n"
+        )
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (1,)
+
     def test_bad_configuration(
         self, env: dict[str, str], capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -176,3 +217,13 @@ class TestReadiness:
         assert readiness(lambda: True, lambda: 1)() is None
         assert readiness(lambda: False, lambda: 1)() == "Slack is not connected"
         assert readiness(lambda: True, down)() == "the store does not answer (StoreUnavailable)"
+
+
+def _tables(url: str) -> list[str]:
+    """The tables in the database at `url`, read without clipbot."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    with psycopg.connect(url) as db:
+        query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        return [r[0] for r in db.execute(query)]

@@ -21,8 +21,11 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str, *, owner: bool = False) -> Store:
+def open_store(database_url: str, *, owner: bool = False, migrate: bool = True) -> Store:
     """The store at `database_url` (`sqlite:///path` or `postgresql://…`), schema up to date.
+
+    `migrate` False: the schema is left as it is (a reader such as `clipbot healthcheck`
+    changes nothing); compare `Store.schema_version` with `len(schema.MIGRATIONS)`.
 
     `owner`: this process polls and posts (`run`, `poll --once`); on SQLite it takes the file
     for its life, and a second owner is refused at once (see SqliteStore). PostgreSQL has room
@@ -33,11 +36,11 @@ def open_store(database_url: str, *, owner: bool = False) -> Store:
     PostgreSQL server does not answer (down or restarting: not a configuration problem).
     """
     if database_url.startswith("sqlite:///"):
-        return SqliteStore(database_url.removeprefix("sqlite:///"), owner=owner)
+        return SqliteStore(database_url.removeprefix("sqlite:///"), owner=owner, migrate=migrate)
     try:
         from clipbot.store.postgres import PostgresStore
     except ImportError:
         raise StoreOpenError(
             "PostgreSQL needs the postgres extra: pip install 'clipbot[postgres]'"
         ) from None
-    return PostgresStore(database_url)
+    return PostgresStore(database_url, migrate=migrate)

@@ -35,8 +35,8 @@ RECONNECT_TIMEOUT_S = CONNECT_TIMEOUT_S
 class PostgresStore(SqlStore):
     """The store in a PostgreSQL database, shared by any number of replicas."""
 
-    def __init__(self, url: str, *, max_connections: int = 8) -> None:
-        super().__init__(PostgresDatabase(url, max_connections=max_connections))
+    def __init__(self, url: str, *, max_connections: int = 8, migrate: bool = True) -> None:
+        super().__init__(PostgresDatabase(url, max_connections=max_connections, migrate=migrate))
 
 
 class PostgresDatabase:
@@ -44,7 +44,7 @@ class PostgresDatabase:
 
     clock = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 
-    def __init__(self, url: str, *, max_connections: int = 8) -> None:
+    def __init__(self, url: str, *, max_connections: int = 8, migrate: bool = True) -> None:
         self._where = describe(url)
         self._pool = ConnectionPool(
             url,
@@ -60,7 +60,8 @@ class PostgresDatabase:
         first_contact(url)  # a server that does not answer is not a configuration problem
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-            self._migrate()
+            if migrate:
+                self._migrate()
         except (PoolTimeout, StoreError) as exc:
             self._pool.close()
             raise StoreOpenError(
@@ -83,8 +84,11 @@ class PostgresDatabase:
             yield Connection(raw, to_pyformat)
 
     def schema_version(self) -> int:
+        """The schema's version; 0 in a database clipbot never set up."""
         with self.reading() as db:
-            return int(db.scalar("SELECT version FROM clipbot_schema"))
+            if db.scalar("SELECT to_regclass('clipbot_schema')") is None:
+                return 0
+            return int(db.scalar("SELECT version FROM clipbot_schema") or 0)
 
     def _migrate(self) -> None:
         """Brings the schema up to date; replicas starting together queue on one advisory lock."""

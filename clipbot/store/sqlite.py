@@ -23,8 +23,8 @@ class SqliteStore(SqlStore):
     ends); StoreOpenError at once when another process owns it. Readers need no lock.
     """
 
-    def __init__(self, path: str, *, owner: bool = False) -> None:
-        super().__init__(SqliteDatabase(path, owner=owner))
+    def __init__(self, path: str, *, owner: bool = False, migrate: bool = True) -> None:
+        super().__init__(SqliteDatabase(path, owner=owner, migrate=migrate))
 
 
 class SqliteDatabase:
@@ -32,7 +32,7 @@ class SqliteDatabase:
 
     clock = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
-    def __init__(self, path: str, *, owner: bool = False) -> None:
+    def __init__(self, path: str, *, owner: bool = False, migrate: bool = True) -> None:
         self._lock = threading.RLock()
         self._owner_lock = _own(path) if owner and path != ":memory:" else None
         try:
@@ -41,7 +41,10 @@ class SqliteDatabase:
             if path != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            if migrate:
+                self._migrate()
+            else:
+                self.schema_version()  # reads the file: one that is not a database says so
         except (sqlite3.Error, StoreError) as exc:
             self._release()
             raise StoreOpenError(
