@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clipbot.records import Clip
-from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card
+from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card, digest_key
 
 Message = dict[str, Any]
 
@@ -205,9 +205,12 @@ def digest(cards: list[Card], console_url: str) -> Message:
 
 
 def digest_metadata(cards: list[Card]) -> dict[str, Any]:
+    """Metadata that lets a restarted bot find a digest it may have posted: the digest's key
+    (see state.digest_key; its clips are in the store under it) and how many clips it lists,
+    a few dozen bytes however long the digest (the uuids of a 5,000-clip one were 200 KB)."""
     return {
         "event_type": DIGEST_EVENT,
-        "event_payload": {"clip_uuids": [c.clip.uuid for c in cards]},
+        "event_payload": {"digest": digest_key(cards), "clip_count": len(cards)},
     }
 
 

@@ -202,11 +202,13 @@ def _settle_cards(store: Store, poster: SlackPoster) -> None:
         # half confirmed would hide its own ts from the next look (it searches after it).
         by_ts: dict[str, list[str]] = defaultdict(list)
         for card in cards:
-            if card.clip.uuid in found:
-                by_ts[found[card.clip.uuid]].append(card.clip.uuid)
+            # A digest's clips are found by its key (older releases listed each uuid).
+            if (ts := found.get(card.digest_of or "") or found.get(card.clip.uuid)) is not None:
+                by_ts[ts].append(card.clip.uuid)
         for ts, uuids in sorted(by_ts.items(), key=lambda item: float(item[0])):
             store.confirm(channel, uuids, ts)
-        store.release(channel, [c.clip.uuid for c in cards if c.clip.uuid not in found])
+        confirmed = {uuid for uuids in by_ts.values() for uuid in uuids}
+        store.release(channel, [c.clip.uuid for c in cards if c.clip.uuid not in confirmed])
 
 
 # -- thread replies ------------------------------------------------------------------------------

@@ -224,7 +224,8 @@ class SlackPoster:
         return str(permalink) if permalink else None
 
     def find_posted(self, channel: str, after_ts: str | None) -> dict[str, str]:
-        """Clip uuid → ts of the bot's cards and digests in `channel` newer than `after_ts`."""
+        """Clip uuid (a card's) or digest key (state.digest_key) → ts of the bot's messages in
+        `channel` newer than `after_ts`."""
         found: dict[str, str] = {}
         for message in self.history(channel, after_ts):
             found.update(_clips_in(message))
@@ -287,13 +288,15 @@ class SlackPoster:
 
 
 def _clips_in(message: dict[str, Any]) -> dict[str, str]:
-    """The clips a message of the bot's stands for, by its metadata."""
+    """What a message of the bot's stands for, by its metadata: a card's clip uuid, a digest's
+    key (state.digest_key), or the clip uuids an older release listed in a digest."""
     meta = message.get("metadata") or {}
     payload = meta.get("event_payload") or {}
     if meta.get("event_type") == CLIP_EVENT:
         return {str(payload.get("clip_uuid")): message["ts"]}
     if meta.get("event_type") == DIGEST_EVENT:
-        return {str(uuid): message["ts"] for uuid in payload.get("clip_uuids") or []}
+        keys = [payload["digest"]] if payload.get("digest") else payload.get("clip_uuids") or []
+        return {str(key): message["ts"] for key in keys}
     return {}
 
 

@@ -205,4 +205,9 @@ MIGRATIONS = (
     """
     ALTER TABLE replies ADD COLUMN claimed_until_ms INTEGER NOT NULL DEFAULT 0;
     """,
+    # 17: the digest a clip was posted in, named by the digest's first clip: a digest's metadata
+    # carries only that key (and a count), not every uuid, so it stays small however long.
+    """
+    ALTER TABLE cards ADD COLUMN digest_of TEXT;
+    """,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -93,8 +94,15 @@ class Card:
     shown_rev: int = 0  # the newest `rev` Slack is known to show
     reminded: bool = False
     group_of: str | None = None  # LINE: the clip uuid of the card whose thread carries it
+    digest_of: str | None = None  # DIGEST: the key of the digest carrying it (`digest_key`)
     grouped: int = 0  # CARD: lines confirmed in its thread
     grouped_shown: int = 0  # CARD: how many of them the card's last edit counted
+
+
+def digest_key(cards: Sequence[Card]) -> str:
+    """What names a digest in its channel (its metadata, its clips' `digest_of`): its first
+    clip's uuid, which no other message there carries (a clip is reserved once per channel)."""
+    return cards[0].clip.uuid
 
 
 @dataclass(frozen=True, slots=True)

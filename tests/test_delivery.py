@@ -67,6 +67,25 @@ class TestLostAnswers:
         assert world.store.in_doubt() == []
         assert len(world.slack.called("conversations.history")) == 1
 
+    def test_a_large_digest_is_found_by_its_key(self, world: World) -> None:
+        """A 300-clip digest's metadata is its key and count, not 300 uuids (which the fake,
+        like Slack, refuses as too large); its answer lost, it is found by that key and its
+        clips are confirmed together: one message, each clip once."""
+        world.subscribe("C1")
+        uuids = [f"CLIP{i:04d}{'x' * 18}" for i in range(300)]  # Rhombus-sized uuids
+        world.rhombus.add(*(clip(uuid, T0 + i) for i, uuid in enumerate(uuids)))
+        world.slack.lose_answers("chat.postMessage")
+        world.poller.poll_once()
+        assert len(world.store.in_doubt()) == 300
+        world.poller.poll_once()
+        (digest,) = world.slack.posts("C1")
+        assert digest.metadata == {
+            "event_type": "clipbot_digest",
+            "event_payload": {"digest": uuids[0], "clip_count": 300},
+        }
+        assert (world.store.in_doubt(), world.posted_uuids("C1")) == ([], uuids)
+        assert {c.ts for c in world.store.cards("C1")} == {digest.ts}
+
     def test_digest_found_after_a_crash_mid_confirm(self, world: World) -> None:
         """A digest in doubt, found in the history, is confirmed for all its clips at once: a
         crash in between cannot leave half of it to be posted again."""

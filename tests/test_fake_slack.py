@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -87,6 +88,18 @@ class TestMessageLimits:
         assert post_error(slack, text="t", blocks=[section(2600)] * 5 + [section(1)]) == (
             "msg_blocks_too_long"
         )
+
+    def test_metadata_size(self, slack: FakeSlack) -> None:
+        """Message metadata over 3,000 characters of JSON is refused (an assumed bound: Slack
+        documents none, but a whole message must fit its 16 KB)."""
+        empty = len(json.dumps({"event_type": "e", "event_payload": {"k": ""}}))
+
+        def metadata(n: int) -> dict[str, Any]:
+            return {"event_type": "e", "event_payload": {"k": "x" * (n - empty)}}
+
+        assert post_error(slack, text="t", metadata=metadata(3000)) is None
+        assert post_error(slack, text="t", metadata=metadata(3001)) == "invalid_metadata_format"
+        assert len(slack.posts("C1")) == 1
 
     def test_empty_and_unknown(self, slack: FakeSlack) -> None:
         """No text and no blocks, an empty section text or an unknown block type are refused."""

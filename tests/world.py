@@ -11,6 +11,7 @@ from clipbot.access import Access
 from clipbot.bot import Bot, Tuning, build
 from clipbot.config import Settings
 from clipbot.state import Subscription
+from clipbot.store import Store
 from tests.fakes.rhombus import API_KEY, FakeRhombus
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
@@ -102,8 +103,20 @@ class World:
 
     def posted_uuids(self, channel: str) -> list[str]:
         """Clip uuids of the top-level messages in the channel, in posting order."""
-        uuids: list[str] = []
-        for message in self.slack.posts(channel):
-            payload = (message.metadata or {}).get("event_payload", {})
-            uuids += payload.get("clip_uuids") or [payload.get("clip_uuid")]
-        return uuids
+        return posted_in(self.slack, channel, self.store)
+
+
+def posted_in(slack: FakeSlack, channel: str, store: Store) -> list[str]:
+    """Clip uuids of the top-level messages in the channel, in posting order. A digest's
+    metadata names it by key and count only: its clips are those the store keeps under that key,
+    as many as the message says (a digest posted twice lists them twice)."""
+    uuids: list[str] = []
+    for message in slack.posts(channel):
+        payload = (message.metadata or {}).get("event_payload", {})
+        if "digest" not in payload:
+            uuids.append(payload.get("clip_uuid"))
+            continue
+        cards = [c for c in store.cards(channel) if c.digest_of == payload["digest"]]
+        assert len(cards) == payload["clip_count"], "a digest's count differs from its clips"
+        uuids += [c.clip.uuid for c in sorted(cards, key=lambda c: c.clip.created_at_ms)]
+    return uuids

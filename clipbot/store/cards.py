@@ -15,13 +15,14 @@ from clipbot.state import (
     CardKind,
     CardState,
     TriageEvent,
+    digest_key,
 )
 from clipbot.store.codec import clip_from_text, clip_to_text, names_from_text, names_to_text
 from clipbot.store.connection import Database, Row
 
 CARD_COLUMNS = (
     "clip_uuid, channel_id, ts, kind, clip, camera_names, saved_by, thumbnail_file_id,"
-    " posted_at_ms, group_of"
+    " posted_at_ms, group_of, digest_of"
 )
 
 
@@ -33,11 +34,14 @@ class CardQueries:
     def reserve(self, cards: list[Card]) -> None:
         """Writes cards about to be posted (ts still unknown), all or none.
 
-        Raises StoreConflict when one is already there: another process has that clip.
+        The clips of a digest (kind DIGEST) are written with its key (`digest_key`), which
+        its message's metadata carries instead of their uuids. Raises StoreConflict when one is
+        already there: another process has that clip.
         """
+        digest = digest_key(cards) if cards and cards[0].kind is CardKind.DIGEST else None
         with self._db.transaction() as db:
             db.many(
-                f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         card.clip.uuid,
@@ -50,6 +54,7 @@ class CardQueries:
                         card.thumbnail_file_id,
                         card.posted_at_ms,
                         card.group_of,
+                        digest,
                     )
                     for card in cards
                 ],
@@ -313,6 +318,7 @@ def card_from_row(row: Row) -> Card:
         shown_rev=row["shown_rev"],
         reminded=bool(row["reminded"]),
         group_of=row["group_of"],
+        digest_of=row["digest_of"],
         grouped=row["grouped"],
         grouped_shown=row["grouped_shown"],
     )

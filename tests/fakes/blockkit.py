@@ -6,6 +6,7 @@ Each check returns the problems it finds as short sentences (empty: Slack would 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,12 +23,21 @@ PRIVATE_METADATA = 3000
 VIEW_TITLE = 24  # modal title, submit and close labels
 MESSAGE_TEXT = 40_000  # the `text` field: longer answers msg_too_long
 BLOCKS_TEXT = 13_000  # all text in a message's blocks together: msg_blocks_too_long
+# Message metadata, as JSON: Slack documents no number, but a whole message must stay within its
+# message server's 16 KB and blocks may take 13,000 characters of it; assumed (like
+# private_metadata), and refused as invalid_metadata_format over it.
+MESSAGE_METADATA = 3000
 
 
-def message_error(text: Any, blocks: Any) -> tuple[str, list[str]] | None:
+def message_error(text: Any, blocks: Any, metadata: Any = None) -> tuple[str, list[str]] | None:
     """The error Slack answers a message with (and why), or None when it would post it."""
     if not text and not blocks:
         return "no_text", ["a message needs text or blocks"]
+    size = len(json.dumps(metadata)) if metadata is not None else 0
+    if size > MESSAGE_METADATA:
+        return "invalid_metadata_format", [
+            f"metadata is {size} characters, over {MESSAGE_METADATA}"
+        ]
     if isinstance(text, str) and len(text) > MESSAGE_TEXT:
         return "msg_too_long", [f"text is {len(text)} characters, over {MESSAGE_TEXT}"]
     if blocks is None:

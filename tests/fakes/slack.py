@@ -246,16 +246,16 @@ class FakeSlack:
         self.responded.append((name, time.monotonic()))
         return plain(200, "ok")
 
-    def _refusal(self, text: Any, blocks: Any) -> str | None:
+    def _refusal(self, text: Any, blocks: Any, metadata: Any = None) -> str | None:
         """The error code Slack's limits give this message, recorded in `refused`; or None."""
-        found = blockkit.message_error(text, json_field(blocks))
+        found = blockkit.message_error(text, json_field(blocks), json_field(metadata))
         if found is None:
             return None
         self.refused.append(found)
         return found[0]
 
     def _message_error(self, args: dict[str, Any]) -> dict[str, Any] | None:
-        error = self._refusal(args.get("text"), args.get("blocks"))
+        error = self._refusal(args.get("text"), args.get("blocks"), args.get("metadata"))
         if error is None:
             return None
         return {"ok": False, "error": error, "response_metadata": {"messages": self.refused[-1][1]}}
