@@ -16,12 +16,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from clipbot import audit, logs, wiring
 from clipbot.bot import StartFailed, build
 from clipbot.config import ConfigError, Settings, load_env
-from clipbot.query import AuditQuery, parse
+from clipbot.durations import MAX_DURATION_MS
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.runner import run_bot
 from clipbot.slack_errors import slack_credentials_problem
 from clipbot.store import StoreOpenError, StoreUnavailable, open_store
+from clipbot.words import BadText, bounded_duration
 
 # Which credentials each command needs (see Settings.from_env).
 NEEDS = {
@@ -217,12 +218,10 @@ def audit_trail(settings: Settings, args: argparse.Namespace) -> int:
 
 def _window(text: str) -> int:
     """`--since`: a duration like 90m, 24h or 7d, in milliseconds."""
-    command = parse(f"audit {text}")
-    if not isinstance(command, AuditQuery):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration; use a number and a unit, like 90m, 24h or 7d (up to 366d)"
-        )
-    return command.window_ms
+    try:
+        return bounded_duration(text, text, MAX_DURATION_MS)
+    except BadText as bad:  # the same sentence /clips audit gives, quoted for a terminal
+        raise argparse.ArgumentTypeError(str(bad).replace("`", "'").rstrip(".")) from None
 
 
 def _limit(text: str) -> int:

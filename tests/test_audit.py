@@ -264,6 +264,17 @@ class TestCommandLine:
         assert exited.value.code == 2
         assert "'soon' is not a duration" in capsys.readouterr().err
 
+    def test_since_out_of_range(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A --since of zero or past 366 days is a usage error naming the bounds."""
+        for since in ("0d", "367d"):
+            with pytest.raises(SystemExit) as exited:
+                main(["audit", "--since", since], {})
+            assert exited.value.code == 2
+            error = capsys.readouterr().err.splitlines()[-1]
+            assert error.endswith(
+                f"argument --since: '{since}' is out of range; give a duration from 1s to 366d"
+            )
+
 
 def _ms(iso: str) -> float:
     from datetime import datetime

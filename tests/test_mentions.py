@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from clipbot.blocks import escape
 from clipbot.mentions import Mention, MentionKind, parse_mention, typed
-from clipbot.query import ListQuery, ParseError, SubscribeQuery, Token, parse, tokens
+from clipbot.query import ListQuery, ParseError, SubscribeQuery, parse
+from clipbot.words import Token, tokens
 
 
 class TestEscaping:

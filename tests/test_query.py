@@ -10,6 +10,7 @@ from clipbot.query import (
     AuditQuery,
     Command,
     ListQuery,
+    MuteQuery,
     ParseError,
     ReportQuery,
     SubscribeQuery,
@@ -124,7 +125,7 @@ class TestNotify:
                 "`notify:` is not a person or a user group; use notify:@someone or notify:@team.",
             ),
             ("subscribe notify:<@U1|a> notify:<@U2|b>", "`notify:` is given twice."),
-            ("subscribe group:2d", "`group:2d` is too long; group clips within at most 24h."),
+            ("subscribe group:2d", "`group:2d` is out of range; give a duration from 1s to 24h."),
             (
                 "subscribe group:soon",
                 "`group:soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
@@ -150,9 +151,9 @@ class TestErrors:
             ),
             (
                 "since:0h",
-                "`since:0h` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
+                "`since:0h` is out of range; give a duration from 1s to 366d.",
             ),
-            ("since:999w", "`since:999w` is too long; at most 366d."),
+            ("since:999w", "`since:999w` is out of range; give a duration from 1s to 366d."),
             (
                 "status:weird",
                 "`status:weird` is not a clip status; use one of INITIATING, UPLOADING, RENDERING, COMPLETE, FAILED, OFFLINE, DELETED.",
@@ -164,17 +165,23 @@ class TestErrors:
             ("help me", "`help` takes nothing after it (got `me`)."),
             (
                 "subscribe everything",
-                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes, hours:HH:MM-HH:MM, days:DAYS, group:DURATION and notify:@someone.",
+                "`subscribe` does not take `everything`; it takes camera:NAME, min:DURATION, private:yes, monitoring:yes, hours:HH:MM-HH:MM, days:DAYS, group:DURATION and notify:@someone.",
             ),
             ("subscribe private:maybe", "`private:` takes yes or no (got `maybe`)."),
             (
                 "subscribe since:1h",
-                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `notify:`, `hours:`, `days:`, `group:`.",
+                "`since:` is not a filter here; use `camera:`, `min:`, `private:`, `monitoring:`, `hours:`, `days:`, `group:`, `notify:`.",
             ),
-            ("report soon", "`report soon`: give a duration up to 366d, like 24h or 7d."),
-            ("report 999w", "`report 999w`: give a duration up to 366d, like 24h or 7d."),
+            (
+                "report soon",
+                "`report soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
+            ),
+            ("report 999w", "`report 999w` is out of range; give a duration from 1s to 366d."),
             ("report 1d 2d", "`report` takes one duration, like 24h or 7d (got `2d`)."),
-            ("audit soon", "`audit soon`: give a duration up to 366d, like 24h or 7d."),
+            (
+                "audit soon",
+                "`audit soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.",
+            ),
             ("audit 7d all", "`audit` takes one duration, like 24h or 7d (got `all`)."),
             ("x" * 501, "That is 501 characters; /clips takes at most 500."),
         ],
@@ -182,6 +189,52 @@ class TestErrors:
     def test_names_the_problem(self, text: str, message: str) -> None:
         """Each mistake gets a sentence naming the bad token and what is accepted."""
         assert parse(text) == ParseError(message)
+
+
+class TestDurationRange:
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("subscribe min:0s", "`min:0s` is out of range; give a duration from 1s to 366d."),
+            ("subscribe min:367d", "`min:367d` is out of range; give a duration from 1s to 366d."),
+            ("since:0m", "`since:0m` is out of range; give a duration from 1s to 366d."),
+            (
+                "since:9999999d",
+                "`since:9999999d` is out of range; give a duration from 1s to 366d.",
+            ),
+            (
+                "since:" + "9" * 60 + "w",
+                "`since:" + "9" * 33 + "…` is out of range; give a duration from 1s to 366d.",
+            ),
+            ("subscribe group:0s", "`group:0s` is out of range; give a duration from 1s to 24h."),
+            ("subscribe group:25h", "`group:25h` is out of range; give a duration from 1s to 24h."),
+            ("mute camera:dock for:0m", "`for:0m` is out of range; give a duration from 1s to 7d."),
+            ("mute camera:dock for:2y", "`for:2y` is out of range; give a duration from 1s to 7d."),
+            ("report 0d", "`report 0d` is out of range; give a duration from 1s to 366d."),
+            (
+                "audit 1000000d",
+                "`audit 1000000d` is out of range; give a duration from 1s to 366d.",
+            ),
+        ],
+    )
+    def test_out_of_range_names_the_bounds(self, text: str, message: str) -> None:
+        """A number and a unit outside what the option takes (zero, or longer than its limit,
+        however many digits) is out of range, naming the bounds; not "not a duration"."""
+        assert parse(text) == ParseError(message)
+
+    @pytest.mark.parametrize(
+        ("text", "query"),
+        [
+            ("since:1s", ListQuery(since_ms=1000)),
+            ("since:366d", ListQuery(since_ms=366 * 86_400_000)),
+            ("subscribe min:1s", SubscribeQuery(min_duration_sec=1)),
+            ("subscribe group:24h", SubscribeQuery(group_ms=86_400_000)),
+            ("mute camera:dock for:7d", MuteQuery("dock", 7 * 86_400_000)),
+        ],
+    )
+    def test_the_bounds_themselves_are_taken(self, text: str, query: Command) -> None:
+        """Both ends of each range are accepted."""
+        assert parse(text) == query
 
 
 @given(st.text(max_size=600))

@@ -435,5 +435,5 @@ class TestReportCommand:
         """A report over something that is not a duration gets a short error and the usage."""
         response = Bot(world).command("report soon")
         assert body_json(response)["text"].startswith(
-            ":warning: `report soon`: give a duration up to 366d, like 24h or 7d.\n\n*Usage:*"
+            ":warning: `report soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.\n\n*Usage:*"
         )
