@@ -13,13 +13,14 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import logs
+from clipbot.logs import RECALL_S, Streak
 from clipbot.rhombus import RhombusError
 from clipbot.slack_errors import slack_error
 from clipbot.stopping import Busy, Stopped
@@ -28,7 +29,7 @@ from clipbot.store import StoreError
 log = logging.getLogger(__name__)
 
 Job = Callable[[], object]
-RECALL_S = 300.0  # a failure still going on is recalled in the log at most this often
+__all__ = ["RECALL_S", "Failing", "Streak", "guarded", "run_now", "scheduler"]
 
 
 class Failing(Exception):
@@ -89,7 +90,7 @@ def guarded(
 ) -> Callable[[], None]:
     """`job` as a scheduler runs it: failures go to its `Streak`, the next run tries again, and
     a run longer than `every` seconds is reported once."""
-    streak = Streak(name, monotonic)
+    streak = Streak(name, monotonic, logger=log)
     runs = itertools.count(1)
 
     def run() -> None:
@@ -125,64 +126,3 @@ def _run_once(name: str, job: Job, streak: Streak) -> None:
         streak.failed(f"unexpected {type(exc).__name__}: {exc}", exc_info=True)
         return
     streak.succeeded()
-
-
-class Streak:
-    """One job's run of failures: logged when it starts or changes, recalled at most every
-    `recall_s` seconds while it lasts, and once when a run succeeds again."""
-
-    def __init__(
-        self,
-        name: str,
-        monotonic: Callable[[], float] = time.monotonic,
-        now: Callable[[], float] = time.time,
-        recall_s: float = RECALL_S,
-    ) -> None:
-        self.name = name
-        self._monotonic, self._now, self._recall_s = monotonic, now, recall_s
-        self.runs = 0  # failed runs in a row
-        self._problem = ""
-        self._since = ""
-        self._said_at = 0.0
-
-    def failed(self, problem: str, exc_info: bool = False) -> None:
-        self.runs += 1
-        fields = {"job": self.name, "failed_runs": self.runs}
-        if self.runs == 1 or problem != self._problem:
-            if self.runs == 1:
-                self._since = _clock(self._now())
-            log.error(
-                "%s failing since %s: %s",
-                self.name,
-                self._since,
-                problem,
-                exc_info=exc_info,
-                extra=fields,
-            )
-        elif self._monotonic() - self._said_at >= self._recall_s:
-            log.error(
-                "%s still failing since %s (%d runs in a row): %s",
-                self.name,
-                self._since,
-                self.runs,
-                problem,
-                extra=fields,
-            )
-        else:
-            return
-        self._problem, self._said_at = problem, self._monotonic()
-
-    def succeeded(self) -> None:
-        if self.runs:
-            log.info(
-                "%s recovered after %d failed run(s), failing since %s",
-                self.name,
-                self.runs,
-                self._since,
-                extra={"job": self.name},
-            )
-        self.runs = 0
-
-
-def _clock(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -11,6 +11,8 @@ import contextlib
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -18,6 +20,9 @@ from typing import IO, Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+RECALL_S = 300.0  # a failure still going on is recalled in the log at most this often
 
 FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
@@ -169,6 +174,83 @@ def configure(level: str, secrets: Iterable[str] = (), fmt: str = "text") -> Non
     # One line per HTTP request is noise at INFO; DEBUG shows it.
     for chatty in ("httpx", "httpcore", "apscheduler.executors.default"):
         logging.getLogger(chatty).setLevel(level if level == "DEBUG" else "WARNING")
+
+
+class Streak:
+    """A run of failures of one thing (a job, the database's connections): logged to `logger`
+    when it starts or changes, recalled at most every `recall_s` seconds while it lasts, and
+    once when it ends (`succeeded`), rather than at every failure. `tries`: what one failure
+    is called in those lines ("run" of a job, "attempt" to connect). Thread-safe."""
+
+    def __init__(
+        self,
+        name: str,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
+        recall_s: float = RECALL_S,
+        *,
+        logger: logging.Logger | None = None,
+        tries: str = "run",
+    ) -> None:
+        self.name = name
+        self._log, self._tries = logger or log, tries
+        self._lock = threading.Lock()
+        self._monotonic, self._now, self._recall_s = monotonic, now, recall_s
+        self.runs = 0  # failed runs in a row
+        self._problem = ""
+        self._since = ""
+        self._said_at = 0.0
+
+    def failed(self, problem: str, exc_info: bool = False) -> None:
+        with self._lock:
+            self._failed(problem, exc_info)
+
+    def _failed(self, problem: str, exc_info: bool) -> None:
+        self.runs += 1
+        fields = {"job": self.name, "failed_runs": self.runs}
+        if self.runs == 1 or problem != self._problem:
+            if self.runs == 1:
+                self._since = _clock(self._now())
+            self._log.error(
+                "%s failing since %s: %s",
+                self.name,
+                self._since,
+                problem,
+                exc_info=exc_info,
+                extra=fields,
+            )
+        elif self._monotonic() - self._said_at >= self._recall_s:
+            self._log.error(
+                "%s still failing since %s (%d %ss in a row): %s",
+                self.name,
+                self._since,
+                self.runs,
+                self._tries,
+                problem,
+                extra=fields,
+            )
+        else:
+            return
+        self._problem, self._said_at = problem, self._monotonic()
+
+    def succeeded(self) -> None:
+        if not self.runs:
+            return  # the usual case, without the lock
+        with self._lock:
+            if self.runs:
+                self._log.info(
+                    "%s recovered after %d failed %s(s), failing since %s",
+                    self.name,
+                    self.runs,
+                    self._tries,
+                    self._since,
+                    extra={"job": self.name},
+                )
+            self.runs = 0
+
+
+def _clock(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _text(value: object) -> str:

@@ -60,7 +60,9 @@ class TestStreak:
     def test_a_new_problem_is_said_at_once(self, caplog: pytest.LogCaptureFixture) -> None:
         """While failing, a different problem is logged when it appears; the same one is not."""
         caplog.set_level(logging.INFO, logger="clipbot.jobs")
-        streak = jobs.Streak("poll", monotonic=Clock(), now=lambda: 1_764_000_000.0)
+        streak = jobs.Streak(
+            "poll", monotonic=Clock(), now=lambda: 1_764_000_000.0, logger=jobs.log
+        )
         for problem in ("A down", "A down", "Slack posting to C1 failed: restricted_action"):
             streak.failed(problem)
         assert said(caplog) == [

@@ -4,6 +4,7 @@ replicas waiting for minutes after the database is back)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from clipbot.metrics import Metrics
 from clipbot.store import StoreUnavailable
 from clipbot.store.postgres import CONNECT_TIMEOUT_S, PostgresStore
 from tests import postgres
+from tests.bolt import eventually
 from tests.fakes.rhombus import FakeRhombus
 from tests.fakes.slack import FakeSlack
 from tests.world import World
@@ -183,3 +185,36 @@ def test_readiness_and_metrics_answer_at_once_while_the_database_is_away(
     finally:
         own_server.start()
         world.close()
+
+
+def test_an_outage_is_logged_when_it_starts_and_ends_not_per_reconnection_attempt(
+    own_server: postgres.Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While PostgreSQL is away the pool tries to reconnect again and again; the log says so
+    when the connections start failing (or fail differently) and once when one is made again,
+    never a psycopg_pool warning per attempt."""
+    caplog.set_level(logging.INFO)
+    store = PostgresStore(own_server.url)
+    pool = store._db._pool  # type: ignore[attr-defined]  # the pool's own figures
+    try:
+        own_server.stop()
+        down_until = time.monotonic() + 8.0
+        while time.monotonic() < down_until:  # a replica keeps asking, as its lease job does
+            with pytest.raises(StoreUnavailable):
+                store.position()
+            time.sleep(0.5)
+        own_server.start()
+        assert store.position() is None
+        recovered = f"PostgreSQL at 127.0.0.1:{own_server.port}/postgres recovered"
+        assert eventually(lambda: any(recovered in r.getMessage() for r in caplog.records))
+    finally:
+        store.close()
+    attempts = pool.get_stats().get("connections_errors", 0)
+    said = [r for r in caplog.records if r.name.startswith(("psycopg", "clipbot.store"))]
+    assert [r for r in said if r.name.startswith("psycopg")] == []
+    lines = [r.getMessage() for r in said]
+    failing = recovered.replace("recovered", "failing since ")
+    assert all(line.startswith(failing) for line in lines[:-1]) and len(lines) >= 2
+    assert lines[-1].startswith(f"{recovered} after ")
+    failing = lines[:-1]  # each says a new problem (they share the outage's start)
+    assert len(set(failing)) == len(failing) and attempts > len(lines)  # not one per attempt

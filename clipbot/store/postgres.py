@@ -9,9 +9,13 @@ column, standing in for SQLite's implicit insertion-ordered rowid.
 from __future__ import annotations
 
 import functools
+import itertools
+import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -19,6 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from clipbot import schema
+from clipbot.logs import Streak
 from clipbot.store.connection import Connection, split_script
 from clipbot.store.errors import StoreConflict, StoreError, StoreOpenError, StoreUnavailable
 from clipbot.store.sql import SqlStore
@@ -30,6 +35,9 @@ CONNECT_TIMEOUT_S = 5.0
 # before giving up; it is cut to CONNECT_TIMEOUT_S so that the next checkout starts afresh at
 # 1 s: a replica answers again within seconds of the database's return, however long it was gone.
 RECONNECT_TIMEOUT_S = CONNECT_TIMEOUT_S
+
+log = logging.getLogger(__name__)
+_POOLS = itertools.count(1)  # pools are named apart, so each one's outage is its own
 
 
 class PostgresStore(SqlStore):
@@ -46,6 +54,8 @@ class PostgresDatabase:
 
     def __init__(self, url: str, *, max_connections: int = 8, migrate: bool = True) -> None:
         self._where = describe(url)
+        self._name = f"clipbot-{next(_POOLS)}"
+        self._outage = Streak(f"PostgreSQL at {self._where}", logger=log, tries="attempt")
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -55,21 +65,23 @@ class PostgresDatabase:
             timeout=CONNECT_TIMEOUT_S,
             reconnect_timeout=RECONNECT_TIMEOUT_S,
             open=False,
-            name="clipbot",
+            name=self._name,
         )
         first_contact(url)  # a server that does not answer is not a configuration problem
+        PoolOutage.watch(self._name, self._outage)
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
             if migrate:
                 self._migrate()
         except (PoolTimeout, StoreError) as exc:
-            self._pool.close()
+            self.close()
             raise StoreOpenError(
                 f"cannot open PostgreSQL at {self._where}: {_reason(exc)}"
             ) from None
 
     def close(self) -> None:
         self._pool.close()
+        PoolOutage.forget(self._name)
 
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
@@ -109,12 +121,50 @@ class PostgresDatabase:
         """psycopg's errors as the store's own, naming the server but never the password."""
         try:
             yield
+            self._outage.succeeded()  # answered: an outage the pool logged is over
         except psycopg.errors.UniqueViolation as exc:
             raise StoreConflict(_reason(exc)) from exc
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailable(f"PostgreSQL at {self._where}: {_reason(exc)}") from exc
         except psycopg.Error as exc:
             raise StoreError(_reason(exc)) from exc
+
+
+class PoolOutage(logging.Filter):
+    """psycopg_pool's warnings about a database that went away, as one outage per pool: the
+    pool warns at every reconnection attempt (several a second while it lasts); these go to
+    the pool's `Streak` instead, which logs when the connections start failing or fail
+    differently, a reminder every 5 minutes, and once when the database answers again. The
+    pool's other lines stay as they are."""
+
+    _streaks: ClassVar[dict[str, Streak]] = {}  # pool name -> its outage
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _installed: ClassVar[bool] = False
+
+    @classmethod
+    def watch(cls, pool_name: str, streak: Streak) -> None:
+        """Sends the reconnection warnings of the pool named `pool_name` to `streak`."""
+        with cls._lock:
+            cls._streaks[pool_name] = streak
+            if not cls._installed:
+                logging.getLogger("psycopg.pool").addFilter(cls())
+                cls._installed = True
+
+    @classmethod
+    def forget(cls, pool_name: str) -> None:
+        with cls._lock:
+            cls._streaks.pop(pool_name, None)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if text.startswith("error connecting in"):
+            name, error = record.args if isinstance(record.args, tuple) else (None, None)
+            streak = self._streaks.get(str(name))
+            if streak is not None:
+                streak.failed(_reason(error) if isinstance(error, BaseException) else text)
+            return False
+        # The same outage, said by the failures above.
+        return not text.startswith(("reconnection attempt in pool", "discarding broken"))
 
 
 @functools.lru_cache(maxsize=512)
