@@ -28,6 +28,7 @@ from clipbot.mentions import typed
 from clipbot.query import SubscribeQuery
 from clipbot.records import Clip
 from clipbot.report import window_text
+from clipbot.slack_errors import channel_fix
 from clipbot.state import Card, Health, Subscription
 from clipbot.status import health_lines
 
@@ -214,7 +215,7 @@ def _subscription_line(sub: Subscription, access: Access) -> str:
     if access.flagged(sub):
         line += f" — :warning: {flag_line(sub)}"
     if sub.broken:
-        line += f" — :warning: cannot post here ({escape(sub.broken)}): invite clipbot, resubscribe"
+        line += f" — :warning: cannot post here ({escape(sub.broken)}): {channel_fix(sub.broken)}"
     return line
 
 

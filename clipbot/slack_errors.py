@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 BROKEN_CHANNEL_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 )
+ARCHIVED = frozenset({"is_archived", "channel_is_archived"})
 # Answers that mean Slack itself is in trouble or wants us slower, not that it refuses us.
 SLACK_TROUBLE = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -54,6 +55,21 @@ def classify(exc: Exception, message: Mapping[str, Any] | None = None) -> SlackF
     if status >= 500 or code in SLACK_TROUBLE:
         return SlackFailure.TRANSIENT
     return SlackFailure.PERMANENT
+
+
+def channel_fix(reason: str) -> str:
+    """What a person must do so clipbot can post again in a channel that refused it with
+    `reason` (one of BROKEN_CHANNEL_ERRORS, or any other Slack error code), in a clause."""
+    if reason in ARCHIVED:
+        return "the channel is archived: unarchive it, then subscribe it again"
+    if reason == "not_in_channel":
+        return "clipbot is not in the channel: `/invite @clipbot` there, then subscribe it again"
+    if reason == "channel_not_found":
+        return (
+            "clipbot cannot see the channel (private and not invited, or deleted): "
+            "`/invite @clipbot` there, then subscribe it again"
+        )
+    return "subscribe it again once Slack lets clipbot post there"
 
 
 def slack_credentials_problem(exc: SlackApiError) -> str:

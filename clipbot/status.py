@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from clipbot.access import flag_line
 from clipbot.blocks import age, cut, escape, plural, slack_date
+from clipbot.slack_errors import channel_fix
 from clipbot.state import Health, Subscription
 
 
@@ -57,7 +58,10 @@ def health_lines(
     if health.skipped_records:
         lines.append(f"Odd feed records skipped in all: {health.skipped_records}")
     for sub in health.broken:
-        lines.append(f":warning: <#{sub.channel_id}> is broken ({escape(sub.broken or '')})")
+        reason = sub.broken or ""
+        lines.append(
+            f":warning: <#{sub.channel_id}> is broken ({escape(reason)}): {channel_fix(reason)}"
+        )
     for sub in health.refusing:
         lines.append(
             f":warning: <#{sub.channel_id}>: Slack refused its cards in the last"

@@ -311,6 +311,27 @@ class TestSubscriptions:
         )
         assert world.store.subscriptions() == []
 
+    def test_archived_channel(self, bot: Bot, world: World) -> None:
+        """An archived channel (Slack answers is_archived) is said to be archived, not to need
+        an invitation; nothing is subscribed or posted."""
+        world.slack.channel("CARCH", is_archived=True)
+        bot.command("subscribe", channel="CARCH")
+        assert bot.next_response()["text"] == (
+            "This channel is archived, so nothing can be posted in it and nothing was "
+            "subscribed. Unarchive it first, or subscribe another channel."
+        )
+        assert (world.store.subscriptions(), world.slack.posts("CARCH")) == ([], [])
+
+    def test_public_channel_without_the_bot(self, bot: Bot, world: World) -> None:
+        """not_in_channel (no chat:write.public, bot not a member) says to invite the bot."""
+        world.slack.channel("COUT", error="not_in_channel")
+        bot.command("subscribe", channel="COUT")
+        assert bot.next_response()["text"] == (
+            "I'm not a member of this channel, so I can't post in it yet. Invite me with "
+            "`/invite @clipbot`, then subscribe again."
+        )
+        assert world.store.subscriptions() == []
+
     def test_dm(self, bot: Bot) -> None:
         """A direct message cannot be subscribed."""
         bot.command("subscribe", channel="D123")
@@ -379,7 +400,7 @@ class TestStatusAndHome:
             f"Feed position (last seen clip): <!date^{(T0 + 1000) // 1000}^{{date_short_pretty}} at {{time}}|2025-11-24 16:00 UTC>",
             "Clips posted today: 1 (1 in all)",
             "Feed lag: 59m since the newest clip read",
-            ":warning: <#CGONE> is broken (is_archived)",
+            ":warning: <#CGONE> is broken (is_archived): the channel is archived: unarchive it, then subscribe it again",
             "This replica: leader",
         ]
 

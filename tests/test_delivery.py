@@ -215,7 +215,8 @@ class TestRefusingChannel:
         # Held by CREF for its five tries, then back to a look-back behind the newest clip.
         assert windows[5:] == [T0 + i * 600_000 - plan.LOOKBACK_MS for i in (4, 5, 6)]
         lines = health_lines(world.store.health(0), world.now[0], 30)
-        assert f":warning: <#CREF> is broken ({error})" in lines
+        fix = "subscribe it again once Slack lets clipbot post there"
+        assert f":warning: <#CREF> is broken ({error}): {fix}" in lines
 
     def test_refusals_must_be_in_a_row(self, world: World) -> None:
         """A channel that takes a post between refusals is not marked broken."""

@@ -121,6 +121,28 @@ class TestMessageLimits:
         assert slack.messages[0].edits == 0
 
 
+class TestArchivedChannel:
+    def test_read_but_not_written(self, slack: FakeSlack) -> None:
+        """An archived channel keeps its history and says so in conversations.info; posts,
+        edits and ephemerals there answer is_archived."""
+        client = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+        ts = client.chat_postMessage(channel="C1", text="before")["ts"]
+        slack.channel("C1", is_archived=True)
+        assert client.conversations_info(channel="C1")["channel"]["is_archived"] is True
+        assert [m["text"] for m in client.conversations_history(channel="C1")["messages"]] == [
+            "before"
+        ]
+        calls = [
+            lambda: client.chat_postMessage(channel="C1", text="t"),
+            lambda: client.chat_update(channel="C1", ts=ts, text="t"),
+            lambda: client.chat_postEphemeral(channel="C1", user="U1", text="t"),
+        ]
+        for call in calls:
+            with pytest.raises(SlackApiError, match="is_archived"):
+                call()
+        assert (len(slack.messages), slack.messages[0].edits, slack.ephemerals) == (1, 0, [])
+
+
 def modal(**fields: Any) -> dict[str, Any]:
     return {"type": "modal", "title": text(5, "plain_text"), "blocks": [section()], **fields}
 

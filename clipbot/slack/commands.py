@@ -32,7 +32,7 @@ from clipbot.rhombus import RhombusError
 from clipbot.slack import mutes
 from clipbot.slack.deps import Deps
 from clipbot.slack.requests import CommandRequest
-from clipbot.slack_errors import slack_error
+from clipbot.slack_errors import ARCHIVED, slack_error
 from clipbot.state import AuditKind, Subscription
 from clipbot.store import StoreUnavailable
 from clipbot.summary import channel_report
@@ -41,6 +41,14 @@ log = logging.getLogger(__name__)
 
 CANNOT_SEE = (
     "I can't post in this channel yet. In a private channel, invite me first with "
+    "`/invite @clipbot`, then subscribe again."
+)
+ARCHIVED_CHANNEL = (
+    "This channel is archived, so nothing can be posted in it and nothing was subscribed. "
+    "Unarchive it first, or subscribe another channel."
+)
+NOT_IN_CHANNEL = (
+    "I'm not a member of this channel, so I can't post in it yet. Invite me with "
     "`/invite @clipbot`, then subscribe again."
 )
 AUDIT_ADMINS_ONLY = "Only clipbot admins (CLIPBOT_ADMINS) can see the audit trail."
@@ -186,8 +194,8 @@ def subscribe(query: SubscribeQuery, request: CommandRequest, deps: Deps) -> Mes
     # closed after sending), the channel may already read that it is subscribed.
     try:
         deps.poster.announce(request.channel_id, replies.announcement(request.user_id, sub))
-    except ChannelBroken:
-        return replies.text_reply(CANNOT_SEE)
+    except ChannelBroken as broken:
+        return replies.text_reply(_cannot_post(broken.reason))
     except SlackApiError as exc:
         return replies.text_reply(
             f":warning: Nothing was subscribed: Slack did not take the announcement here "
@@ -202,6 +210,13 @@ def subscribe(query: SubscribeQuery, request: CommandRequest, deps: Deps) -> Mes
     replaced = deps.store.subscribe(sub)
     _record(deps, AuditKind.SUBSCRIBE, request, replies.describe_subscription(sub, mrkdwn=False))
     return replies.subscribed(sub, replaced, deps.zone.key)
+
+
+def _cannot_post(reason: str) -> str:
+    """Why the subscription's announcement was refused (a Slack error code), and what to do."""
+    if reason in ARCHIVED:
+        return ARCHIVED_CHANNEL
+    return NOT_IN_CHANNEL if reason == "not_in_channel" else CANNOT_SEE
 
 
 def unsubscribe(request: CommandRequest, deps: Deps) -> Message:

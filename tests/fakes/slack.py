@@ -69,6 +69,7 @@ class Channel:
     is_private: bool = False
     is_member: bool = True
     error: str | None = None  # e.g. "channel_not_found": every post answers it
+    is_archived: bool = False  # readable, but every post, edit or ephemeral answers is_archived
 
 
 @dataclass
@@ -318,6 +319,14 @@ class FakeSlack:
         known = self.channels.get(channel)
         return known.error if known else None
 
+    def _posting_error(self, channel: str) -> str | None:
+        """Why a post, edit or ephemeral in the channel is refused: an archived channel is
+        still read (history, info) but takes nothing new, answering `is_archived`."""
+        known = self.channels.get(channel)
+        if known and known.is_archived and not known.error:
+            return "is_archived"
+        return self._channel_error(channel)
+
     def _image_refused(self, args: dict[str, Any]) -> bool:
         images = [b for b in json_field(args.get("blocks")) or [] if b.get("type") == "image"]
         if images and self.refuse_images > 0:
@@ -327,7 +336,7 @@ class FakeSlack:
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel", "")
-        if error := self._channel_error(channel):
+        if error := self._posting_error(channel):
             return {"ok": False, "error": error}
         if refused := self._message_error(args):
             return refused
@@ -349,6 +358,8 @@ class FakeSlack:
         found = [
             m for m in self.messages if m.channel == args.get("channel") and m.ts == args.get("ts")
         ]
+        if error := self._posting_error(str(args.get("channel", ""))):
+            return {"ok": False, "error": error}
         if not found:
             return {"ok": False, "error": "message_not_found"}
         if refused := self._message_error(args):
@@ -365,7 +376,7 @@ class FakeSlack:
         channel = args.get("channel", "")
         if not args.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
-        if error := self._channel_error(channel):
+        if error := self._posting_error(channel):
             return {"ok": False, "error": error}
         if refused := self._message_error(args):
             return refused
@@ -406,7 +417,12 @@ class FakeSlack:
         known = self.channels.get(channel) or Channel(channel)
         if known.error:
             return {"ok": False, "error": known.error}
-        info = {"id": channel, "is_private": known.is_private, "is_member": known.is_member}
+        info = {
+            "id": channel,
+            "is_private": known.is_private,
+            "is_member": known.is_member,
+            "is_archived": known.is_archived,
+        }
         return {"ok": True, "channel": info}
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -431,7 +447,7 @@ class FakeSlack:
         if not files or any(f is None or f.received == 0 or f.completed for f in files):
             return {"ok": False, "error": "file_not_found"}
         channel = args.get("channel_id")
-        if channel and (error := self._channel_error(channel)):
+        if channel and (error := self._posting_error(channel)):
             return {"ok": False, "error": error}
         thread_ts = args.get("thread_ts")
         if thread_ts and not any(m.channel == channel and m.ts == thread_ts for m in self.messages):
