@@ -23,9 +23,10 @@ HEADER = """# clipbot benchmark results
 Written by `make bench` (`python -m bench`): every benchmark drives the real code (the poller,
 the Slack app, `clipbot run` as a process) against the loopback fakes in `tests/fakes/`, with
 the latency and rate limits each one states. The fakes run in the benchmark's own process, so
-CPU figures and the RSS of in-process benchmarks include them. Figures vary with the machine and
-its load: compare runs on one machine. Sizes are scaled to keep the whole run near 10 minutes
-on 2 shared cores; each section says what it ran.
+CPU figures and the RSS of in-process benchmarks include them, except in catch-up, where each
+fake serves from a process of its own and clipbot's figures are its own. Figures vary with the
+machine and its load: compare runs on one machine. Sizes are scaled to keep the whole run near
+10 minutes on 2 shared cores; each section says what it ran.
 
 Machine: {machine}. Whole run: {seconds:.0f} s.
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.remote import Remote
 from tests.fakes.rhombus import FakeRhombus
 from tests.fakes.slack import FakeSlack
 from tests.world import World
@@ -30,6 +32,48 @@ def world(folder: str | None = None, **options: Any) -> Iterator[World]:
     finally:
         rhombus.stop()
         slack.stop()
+
+
+@contextlib.contextmanager
+def remote_world(
+    rhombus: dict[str, Any], slack: dict[str, Any], **options: Any
+) -> Iterator[tuple[World, Remote, Remote]]:
+    """Like `world`, but the fake Rhombus and the fake Slack each serve from a process of their
+    own (built with the attributes in `rhombus` and `slack`: latency, post_rate...), so this
+    process's CPU is clipbot's alone: the World and the two fakes' Remotes."""
+    remotes: list[Remote] = []
+    try:
+        remotes.append(Remote(FakeRhombus, **rhombus))
+        remotes.append(Remote(FakeSlack, **slack))
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+            built = World(remotes[0], remotes[1], Path(tmp) / "bench.db", **options)  # type: ignore[arg-type]
+            try:
+                yield built, remotes[0], remotes[1]
+            finally:
+                built.close()
+    finally:
+        for remote in remotes:
+            remote.close()
+
+
+@contextlib.contextmanager
+def leading(w: World) -> Iterator[None]:
+    """Keeps the World's lease renewed meanwhile, as `clipbot run`'s lease job does (a cycle
+    longer than the lease stops between two posts once its replica no longer leads)."""
+    stop = threading.Event()
+    every = w.bot.leadership.renew_every_s
+
+    def renew() -> None:
+        while not stop.wait(every):
+            w.bot.leadership.renew()
+
+    thread = threading.Thread(target=renew, name="lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class WriteCounter:

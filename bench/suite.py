@@ -12,9 +12,9 @@ from bench.report import Result
 BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "idle": ("bench.idle", {"cycles": 200}, {"cycles": 3}),
     "catchup": (
-        "bench.posting:catch_up",
-        {"clips": 2_000, "channels": 10, "rate": 5.0},
-        {"clips": 20, "channels": 2, "rate": 50.0, "stress": 0},
+        "bench.catchup",
+        {"clips": 10_000, "channels": 10, "rate": 50.0},
+        {"clips": 20, "channels": 2, "rate": 50.0},
     ),
     "fanout": ("bench.posting:fan_out", {"channels": 200}, {"channels": 4}),
     "freshness": ("bench.freshness", {"clips": 50, "spacing": 1.0}, {"clips": 2, "spacing": 0.2}),
