@@ -46,8 +46,10 @@ PROGRESS_EVERY_MS = 5_000
 # and at most 16 posts a round trip (~100 ms against slack.com) stays near the workspace's
 # sustained pace whatever the number of channels.
 POST_CONCURRENCY = 16
-# Thumbnails fetched from Rhombus and uploaded to Slack at once, ahead of the posts that show them.
-THUMBNAIL_CONCURRENCY = 16
+# Thumbnails fetched from Rhombus and uploaded to Slack at once, ahead of the posts that show them:
+# one takes about three round trips (the media GET, files.getUploadURLExternal with the upload,
+# files.completeUploadExternal) to a post's one, so 3 per channel posting keep ahead of the posts.
+THUMBNAIL_CONCURRENCY = 3 * POST_CONCURRENCY
 
 
 @dataclass

@@ -26,6 +26,9 @@ from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.stopping import RateLimitRetry, Stop, UntilStop
 
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+# Connections kept open to Rhombus between requests: enough for every thumbnail fetched at once
+# (clipbot.poller.THUMBNAIL_CONCURRENCY) and a feed page, so none is opened and closed per image.
+HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=64)
 
 # Web API methods that may be sent again after a connection failure: reads, and writes that
 # leave the same result however often they arrive. Everything else (chat.postMessage above all)
@@ -66,9 +69,12 @@ def rhombus_client(
         scheme=settings.rhombus_auth_scheme,
         org_uuid=settings.rhombus_org_uuid,
     )
-    transport = stop.transport() if stop else None
+    transport = stop.transport(limits=HTTP_LIMITS) if stop else None
     return RhombusClient(
-        http or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True, transport=transport),
+        http
+        or httpx.Client(
+            timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS, follow_redirects=True, transport=transport
+        ),
         auth,
         settings.rhombus_api_url,
         settings.rhombus_media_url,
