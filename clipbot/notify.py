@@ -102,7 +102,7 @@ class SlackPoster:
         return str(response["ts"])
 
     def card_lock(self, clip_uuid: str, channel: str) -> threading.Lock:
-        """The lock that serialises this process's edits of one card (see delivery.redraw)."""
+        """The lock that serialises this process's edits of one card (see clipbot.redraw)."""
         with self._lock:
             lock = self._card_locks.get((clip_uuid, channel))
             if lock is None:

@@ -23,6 +23,7 @@ from clipbot.delivery import ChannelOutcome
 from clipbot.notify import SlackPoster
 from clipbot.plan import Batch, wants
 from clipbot.records import Clip
+from clipbot.redraw import redraw
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.state import Card, CardKind, Subscription
 from clipbot.store import Store
@@ -173,10 +174,12 @@ class Poller:
         thumbnails = ThreadPoolExecutor(THUMBNAIL_CONCURRENCY, thread_name_prefix="thumbnail")
         try:
             cards, uploads = self._enrich(batches, names, joins, thumbnails)
+            # Every channel's first message written down at once: one wait for the disk.
+            ahead = delivery.reserve_first(self.store, cards) if self._carry_on() else set()
 
             def deliver(channel_cards: list[Card]) -> ChannelOutcome:
                 sub = by_channel[channel_cards[0].channel_id]
-                return self._deliver(channel_cards, sub, uploads)
+                return self._deliver(channel_cards, sub, uploads, sub.channel_id in ahead)
 
             with ThreadPoolExecutor(self.workers, thread_name_prefix="post") as pool:
                 outcomes = list(pool.map(logs.carried(deliver), cards))
@@ -236,8 +239,16 @@ class Poller:
             for c in batch.clips
         )
 
+    def _carry_on(self) -> bool:
+        """Whether delivery goes on: the process is not stopping and this replica leads."""
+        return not self.stopping.is_set() and self.leading()
+
     def _deliver(
-        self, cards: list[Card], sub: Subscription, thumbnails: dict[str, Future[str | None]]
+        self,
+        cards: list[Card],
+        sub: Subscription,
+        thumbnails: dict[str, Future[str | None]],
+        reserved: bool,
     ) -> ChannelOutcome:
         with logs.context(channel=sub.channel_id):
             return delivery.deliver(
@@ -245,11 +256,12 @@ class Poller:
                 self.poster,
                 cards,
                 self.console_url,
-                lambda: not self.stopping.is_set() and self.leading(),
+                self._carry_on,
                 share=self.access.share_shown,
                 video_max_bytes=self.video_max_bytes,
                 notify=sub.notify,
                 refusals=sub.failures,
+                reserved=reserved,
                 prepare=lambda card: _with_thumbnail(card, thumbnails),
                 progress=self._progress,
             )
@@ -369,7 +381,7 @@ class Poller:
                 result.updated += self._redraw(card, unshown_only=True)
 
     def _redraw(self, card: Card, *, unshown_only: bool = False) -> bool:
-        return delivery.redraw(
+        return redraw(
             self.store,
             self.poster,
             card.clip.uuid,

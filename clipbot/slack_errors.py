@@ -10,8 +10,10 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
+# Failures after which nobody knows whether Slack acted: a message sent is in doubt.
+IN_DOUBT = (SlackClientError, OSError)
 # Answers that mean the bot cannot post to the channel until a person fixes something.
 BROKEN_CHANNEL_ERRORS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}

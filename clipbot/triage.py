@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clipbot import blocks, delivery
+from clipbot import blocks, replying
 from clipbot.notify import SlackPoster
+from clipbot.redraw import redraw
 from clipbot.state import CLAIMED, CLOSED_STATES, FALSE_ALARM, OPEN, RESOLVED, Card
 from clipbot.store import Store
 
@@ -112,7 +113,7 @@ def press(
     changed = outcome.card
     if changed is None or changed.ts is None:
         return outcome.refusal
-    delivery.redraw(
+    redraw(
         store,
         poster,
         card.clip.uuid,
@@ -121,7 +122,7 @@ def press(
         share=share,
         video_max_bytes=video_max_bytes,
     )
-    delivery.reply(
+    replying.reply(
         store,
         poster,
         channel=card.channel_id,
@@ -138,7 +139,7 @@ def remind_unclaimed(
 ) -> int:
     """One thread reply for each card left unclaimed `minutes` long; how many were sent. A card
     is marked reminded only once Slack has the reminder: one Slack refused is tried again on
-    the next run, one in doubt once `delivery.settle` has found or re-sent it."""
+    the next run, one in doubt once `replying.settle` has found or re-sent it."""
     if minutes <= 0:
         return 0
     sent = 0
@@ -148,7 +149,7 @@ def remind_unclaimed(
         sub = store.subscription(card.channel_id)
         who = f"<@{sub.created_by}>, can" if sub else "Can"
         key = f"remind:{card.channel_id}:{card.clip.uuid}"
-        posted = delivery.reply(
+        posted = replying.reply(
             store,
             poster,
             channel=card.channel_id,

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import audit, blocks, delivery
+from clipbot import audit, blocks, replying
 from clipbot.access import Access
 from clipbot.media import video_url
 from clipbot.notify import SlackPoster, UploadFailed
@@ -263,8 +263,8 @@ class VideoDesk:
     def _reply(self, card: Card, text: str) -> None:
         if card.ts is None:
             return
-        # Written down first and settled if its answer is lost (see clipbot.delivery).
-        delivery.reply(
+        # Written down first and settled if its answer is lost (see clipbot.replying).
+        replying.reply(
             self.store,
             self.poster,
             channel=card.channel_id,

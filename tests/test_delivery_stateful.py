@@ -38,6 +38,8 @@ from tests.world import T0, World
 CHANNELS = ("C1", "C2", "C3")
 # Where a cycle can die: (part, method, before or after the call does its work).
 CRASH_POINTS = [
+    ("store", "reserve_each", False),  # every channel's first message, reserved at once
+    ("store", "reserve_each", True),
     ("store", "reserve", False),
     ("poster", "post", False),
     ("poster", "post", True),

@@ -206,7 +206,7 @@ class TestPosting:
 
 
 GROUP_STEPS = [
-    ("store", "reserve", 2, False),
+    ("store", "reserve", 1, False),  # the line's (the card's goes with every first message)
     ("poster", "post", 2, False),
     ("poster", "post", 2, True),
     ("store", "confirm", 2, False),

@@ -127,6 +127,8 @@ def crash_on(target: Any, name: str, call: int, after: bool = False) -> None:
 
 
 STEPS = [
+    ("store", "reserve_each", 1, False),  # every channel's first message
+    ("store", "reserve_each", 1, True),
     ("store", "reserve", 1, False),
     ("store", "reserve", 2, False),
     ("poster", "post", 2, False),

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from clipbot import delivery, triage
+from clipbot import replying, triage
 from clipbot.blocks import Message
 from clipbot.notify import SlackPoster
+from clipbot.redraw import redraw
 from clipbot.state import Card, ThreadReply
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
@@ -76,7 +77,7 @@ class TestEditRaces:
         """Replica A draws the card, replica B's Claim lands in Slack before A's older picture:
         A sees that in the store and draws again, so the card ends up showing the claim."""
         replica_a = Interrupted(world, lambda: claim(world, world.poster))
-        assert delivery.redraw(world.store, replica_a, "A", "C1", CONSOLE) is True
+        assert redraw(world.store, replica_a, "A", "C1", CONSOLE) is True
         assert stored(world).state.value == "claimed"
         assert shown_state(world) == "Claimed by <@U2>"
         assert len(world.slack.called("chat.update")) == 3  # B's, A's stale one, A's again
@@ -97,7 +98,7 @@ class TestEditRaces:
             done.wait(timeout=1.0)
 
         poster = Interrupted(world, press_meanwhile)
-        delivery.redraw(world.store, poster, "A", "C1", CONSOLE)
+        redraw(world.store, poster, "A", "C1", CONSOLE)
         assert done.wait(timeout=10)
         assert shown_state(world) == "Claimed by <@U2>"
 
@@ -140,7 +141,7 @@ class TestThreadRepliesAcrossReplicas:
                 return super().reply(*args, **kwargs)
 
         (card,) = leader.slack.posts("C1")
-        sent = delivery.reply(
+        sent = replying.reply(
             other.store,
             SettlingMidPost(other.web, pace_seconds=0),
             channel="C1",

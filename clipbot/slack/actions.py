@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk.errors import SlackApiError
 
-from clipbot import access, audit, blocks, delivery, replies, triage
+from clipbot import access, audit, blocks, replies, replying, triage
 from clipbot.rhombus import RhombusError
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
 from clipbot.slack.deps import Deps
@@ -150,7 +150,7 @@ def register(app: App, deps: Deps) -> None:
         expires = blocks.slack_date(link.expires_at_ms)
         at_ms = deps.now_ms()
         which = link.uuid or f"{request.user_id}@{at_ms}"
-        delivery.reply(
+        replying.reply(
             deps.store,
             deps.poster,
             channel=card.channel_id,

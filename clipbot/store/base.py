@@ -89,10 +89,22 @@ class Store(Protocol):
         """Writes cards about to be posted, all or none; StoreConflict if one already exists."""
         ...
 
+    def reserve_each(self, messages: list[list[Card]]) -> list[bool]:
+        """Writes several messages' cards about to be posted, each message's all or none, in
+        one transaction; whether each was written (False: one of its cards already exists)."""
+        ...
+
     def confirm(
-        self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
+        self,
+        channel_id: str,
+        clip_uuids: list[str],
+        ts: str,
+        *,
+        thumbnail_pending: bool = False,
+        thumbnail_file_id: str | None = None,
     ) -> None:
-        """Records the message `ts` that carries these clips in the channel."""
+        """Records the message `ts` that carries these clips in the channel (and its
+        thumbnail, when given)."""
         ...
 
     def release(self, channel_id: str, clip_uuids: list[str]) -> None:

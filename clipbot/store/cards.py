@@ -17,8 +17,10 @@ from clipbot.state import (
     TriageEvent,
     digest_key,
 )
+from clipbot.store.batching import GroupCommit
 from clipbot.store.codec import clip_from_text, clip_to_text, names_from_text, names_to_text
-from clipbot.store.connection import Database, Row
+from clipbot.store.connection import Connection, Database, Row
+from clipbot.store.errors import StoreConflict
 
 CARD_COLUMNS = (
     "clip_uuid, channel_id, ts, kind, clip, camera_names, saved_by, thumbnail_file_id,"
@@ -30,40 +32,36 @@ class CardQueries:
     """Cards: a clip posted to a channel (or reserved for it), and its triage state."""
 
     _db: Database
+    _reservations: GroupCommit
 
     def reserve(self, cards: list[Card]) -> None:
-        """Writes cards about to be posted (ts still unknown), all or none.
+        """Writes cards about to be posted (ts still unknown), all or none, durably.
 
         The clips of a digest (kind DIGEST) are written with its key (`digest_key`), which
         its message's metadata carries instead of their uuids. Raises StoreConflict when one is
         already there: another process has that clip.
         """
-        digest = digest_key(cards) if cards and cards[0].kind is CardKind.DIGEST else None
-        with self._db.transaction() as db:
-            db.many(
-                f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        card.clip.uuid,
-                        card.channel_id,
-                        card.ts,
-                        card.kind.value,
-                        clip_to_text(card.clip),
-                        names_to_text(card.camera_names),
-                        card.saved_by,
-                        card.thumbnail_file_id,
-                        card.posted_at_ms,
-                        card.group_of,
-                        digest,
-                    )
-                    for card in cards
-                ],
-            )
+        if not self.reserve_each([cards])[0]:
+            raise StoreConflict(f"{len(cards)} card(s) in {cards[0].channel_id}: one is reserved")
+
+    def reserve_each(self, messages: list[list[Card]]) -> list[bool]:
+        """Writes several messages' cards about to be posted, each message's all or none, in one
+        durable transaction, shared with reservations made at the same time by other threads
+        (see batching.py). Whether each message was written: False when one of its cards was
+        there already (another process has that clip)."""
+        return self._reservations.write(lambda db: [_reserved(db, cards) for cards in messages])
 
     def confirm(
-        self, channel_id: str, clip_uuids: list[str], ts: str, *, thumbnail_pending: bool = False
+        self,
+        channel_id: str,
+        clip_uuids: list[str],
+        ts: str,
+        *,
+        thumbnail_pending: bool = False,
+        thumbnail_file_id: str | None = None,
     ) -> None:
-        """Records the message `ts` that carries these clips in the channel. A thread line
+        """Records the message `ts` that carries these clips in the channel, and the thumbnail
+        it shows when given (a card reserved before its thumbnail was uploaded). A thread line
         (burst grouping) confirmed now is counted on its card, once.
 
         Not waiting for the disk: lost only with the machine, it leaves the cards in doubt, and
@@ -77,9 +75,13 @@ class CardQueries:
                 [(channel_id, channel_id, uuid) for uuid in clip_uuids],
             )
             db.many(
-                "UPDATE cards SET ts = ?, thumbnail_pending = ?"
+                "UPDATE cards SET ts = ?, thumbnail_pending = ?,"
+                " thumbnail_file_id = COALESCE(?, thumbnail_file_id)"
                 " WHERE channel_id = ? AND clip_uuid = ?",
-                [(ts, int(thumbnail_pending), channel_id, uuid) for uuid in clip_uuids],
+                [
+                    (ts, int(thumbnail_pending), thumbnail_file_id, channel_id, uuid)
+                    for uuid in clip_uuids
+                ],
             )
 
     def set_thumbnail_pending(self, card: Card, pending: bool) -> None:
@@ -295,6 +297,38 @@ class CardQueries:
                     (card.clip.uuid, card.channel_id),
                 )
             )
+
+
+def _reserved(db: Connection, cards: list[Card]) -> bool:
+    """Inserts the cards; False, inserting none, when one is there already. No driver error on
+    a taken key: the transaction may carry other callers' reservations (see batching.py)."""
+    digest = digest_key(cards) if cards and cards[0].kind is CardKind.DIGEST else None
+    inserted: list[Card] = []
+    for card in cards:
+        if not db.run(
+            f"INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (clip_uuid, channel_id) DO NOTHING",
+            (
+                card.clip.uuid,
+                card.channel_id,
+                card.ts,
+                card.kind.value,
+                clip_to_text(card.clip),
+                names_to_text(card.camera_names),
+                card.saved_by,
+                card.thumbnail_file_id,
+                card.posted_at_ms,
+                card.group_of,
+                digest,
+            ),
+        ):
+            db.many(  # the rows just inserted, so no other caller's
+                "DELETE FROM cards WHERE channel_id = ? AND clip_uuid = ?",
+                [(c.channel_id, c.clip.uuid) for c in inserted],
+            )
+            return False
+        inserted.append(card)
+    return True
 
 
 def card_from_row(row: Row) -> Card:

@@ -13,6 +13,7 @@ from typing import Any
 from clipbot.quiet import schedule
 from clipbot.state import Health, PollOutcome, Subscription
 from clipbot.store.audit import AuditQueries
+from clipbot.store.batching import GroupCommit
 from clipbot.store.buttons import ButtonQueries
 from clipbot.store.codec import names_from_text, names_to_text
 from clipbot.store.connection import Connection, Database, Row
@@ -47,6 +48,7 @@ class SqlStore(
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._reservations = GroupCommit(db)
 
     def close(self) -> None:
         self._db.close()
