@@ -3,8 +3,10 @@
 Each channel's summary for a local day is written to the store before it is posted and
 settled after (reserve → post → confirm). A summary whose posting was interrupted is in
 doubt; the next run looks for it in the channel's history by its metadata. A bot that was
-down at CLIPBOT_SUMMARY_AT posts on start if it is less than an hour late; later, the day is
-skipped, recorded and logged once.
+down at CLIPBOT_SUMMARY_AT posts on start if it is less than an hour late. Later than that, or
+with days missed since the channel's last summary, it posts one catch-up summary naming the
+missed days (at most CATCH_UP_DAYS, the latest), with the figures of that many days; a
+channel's very first summary is skipped instead when late (it has no days to catch up on).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LATE_LIMIT_MS = HOUR_MS  # a summary later than this is skipped for the day
 IN_FLIGHT_MS = 120_000  # a reservation younger than this may still be being posted elsewhere
+CATCH_UP_DAYS = 7  # a catch-up summary names at most this many missed days
 
 
 def due(now_ms: int, at: time, zone: ZoneInfo) -> tuple[str, int]:
@@ -83,21 +86,57 @@ class DailySummary:
         now = self.now_ms()
         day, scheduled = due(now, self.at, self.zone)
         self._settle_in_doubt(now, day)
+        newest = self._newest_days()
         posted = []
         for sub in self.store.subscriptions():
             if sub.broken or sub.created_at_ms > scheduled:
                 continue  # subscribed after today's summary time: its first one is tomorrow
-            if now - scheduled >= LATE_LIMIT_MS:
-                self._skip(sub.channel_id, day, now, scheduled)
-            elif self._post(sub.channel_id, day, now):
+            last = newest.get(sub.channel_id)
+            missed = self._missed(day, sub.created_at_ms, last)
+            on_time = now - scheduled < LATE_LIMIT_MS
+            if not missed:
+                continue  # today's is done (or claimed) already
+            if last is None and not on_time:
+                self._skip(sub.channel_id, day, now, scheduled)  # a first summary: nothing missed
+                continue
+            catching_up = [] if on_time and missed == [day] else missed
+            if self._post(sub.channel_id, day, now, catching_up):
                 posted.append(sub.channel_id)
         log.debug("summary ran for %s: posted in %d channel(s)", day, len(posted))
         return posted
 
-    def _post(self, channel: str, day: str, now: int) -> bool:
+    def _newest_days(self) -> dict[str, str]:
+        """Each channel's newest day with a summary record (posted, skipped or in doubt)."""
+        return {record.channel_id: record.day for record in self.store.summaries()}
+
+    def _missed(self, day: str, subscribed_ms: int, last: str | None) -> list[str]:
+        """The days up to `day` whose summary the channel has not had, oldest first: those
+        after its newest record (`last`; None: only `day`), at most CATCH_UP_DAYS, none before
+        its subscription."""
+        days: list[str] = []
+        for back in range(CATCH_UP_DAYS if last is not None else 1):
+            when = date.fromisoformat(day) - timedelta(days=back)
+            if (last is not None and when.isoformat() <= last) or (
+                _instant(when, self.at, self.zone) < subscribed_ms
+            ):
+                break
+            days.append(when.isoformat())
+        return days[::-1]
+
+    def _post(self, channel: str, day: str, now: int, missed: list[str]) -> bool:
+        """Posts the channel's summary for `day`: the daily one, or (`missed` given) one
+        catching up on those days, over as many days' figures."""
         if not self.store.reserve_summary(SummaryRecord(channel, day, SUMMARY_RESERVED, now)):
             return False  # posted, skipped, or in doubt already
-        message = channel_report(self.store, channel, now, DAY_MS, f"Daily summary — {day}")
+        heading, window = f"Daily summary — {day}", DAY_MS
+        if missed:
+            heading = f"Catch-up summary for {', '.join(missed)} (clipbot was not running)"
+            # Since the summary time before the first missed day (the last one due before the
+            # bot went down), in whole hours.
+            since = _instant(date.fromisoformat(missed[0]), self.at, self.zone) - DAY_MS
+            window = -(-(now - since) // HOUR_MS) * HOUR_MS
+            log.info("summary in %s catches up on %d day(s) to %s", channel, len(missed), day)
+        message = channel_report(self.store, channel, now, window, heading)
         try:
             sent = self.poster.post(channel, message, report.summary_metadata(day))
         except ChannelBroken as exc:

@@ -314,6 +314,61 @@ class TestPosting:
         assert daily(world).run() == ["C1"]
         assert len(summaries(world, "C1")) == 1
 
+    def test_days_missed_while_down_get_one_catch_up_summary(self, world: World) -> None:
+        """A bot down for days posts, once, one summary naming the days it missed since the
+        channel's last one, with that many days' figures; the next day is as usual."""
+        world.subscribe("C1", start_ms=ms("2026-03-01 00:00"))
+        world.now[0] = ms("2026-03-05 08:00")
+        assert daily(world).run() == ["C1"]
+        world.rhombus.add(clip("A", ms("2026-03-05 09:00")))
+        world.now[0] = ms("2026-03-05 09:30")
+        world.poller.poll_once()  # then the bot is down until the 10th at noon
+        world.now[0] = ms("2026-03-10 12:00")
+        assert daily(world).run() == ["C1"]
+        world.restart()
+        assert daily(world).run() == []
+        catch_up = summaries(world, "C1")[-1]
+        days = "2026-03-06, 2026-03-07, 2026-03-08, 2026-03-09, 2026-03-10"
+        assert catch_up.text == (
+            f"Catch-up summary for {days} (clipbot was not running): 1 clip in the last"
+            " 124 h, 1 open, 0 claimed, 0 resolved, 0 false alarms"
+        )
+        assert catch_up.metadata == {
+            "event_type": "clipbot_summary",
+            "event_payload": {"day": "2026-03-10"},
+        }
+        world.now[0] = ms("2026-03-11 08:00")
+        assert daily(world).run() == ["C1"]
+        assert summaries(world, "C1")[-1].text.startswith("Daily summary — 2026-03-11: ")
+        assert len(summaries(world, "C1")) == 3
+
+    def test_a_catch_up_names_at_most_a_week(self, world: World) -> None:
+        """Down for three weeks: one catch-up naming the last 7 days, oldest first."""
+        world.subscribe("C1", start_ms=ms("2026-03-01 00:00"))
+        world.now[0] = ms("2026-03-02 08:00")
+        assert daily(world).run() == ["C1"]
+        world.now[0] = ms("2026-03-23 07:00")
+        assert daily(world).run() == ["C1"]
+        (_, catch_up) = summaries(world, "C1")
+        assert catch_up.text.startswith(
+            "Catch-up summary for 2026-03-16, 2026-03-17, 2026-03-18, 2026-03-19, 2026-03-20,"
+            " 2026-03-21, 2026-03-22 (clipbot was not running): 0 clips in the last 191 h"
+        )
+
+    def test_a_day_missed_by_hours_is_caught_up_late(self, world: World) -> None:
+        """A channel that had yesterday's summary gets today's late, as a catch-up, rather than
+        none; a channel with no summary yet still starts on time the next day."""
+        world.subscribe("C1", start_ms=ms("2026-03-01 00:00"))
+        world.now[0] = ms("2026-03-09 08:00")
+        assert daily(world).run() == ["C1"]
+        world.subscribe("C2", start_ms=ms("2026-03-09 12:00"))
+        world.now[0] = ms("2026-03-10 15:00")
+        assert daily(world).run() == ["C1"]
+        assert summaries(world, "C1")[-1].text.startswith(
+            "Catch-up summary for 2026-03-10 (clipbot was not running): 0 clips in the last 31 h"
+        )
+        assert summaries(world, "C2") == []
+
     def test_channel_subscribed_after_the_time_starts_tomorrow(self, world: World) -> None:
         """A subscription made after today's time gets its first summary tomorrow."""
         world.subscribe("C1", start_ms=ms("2026-03-10 08:00") + 1)
