@@ -19,7 +19,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import health, jobs, triage, wiring, wsgi
+from clipbot import health, jobs, pruning, triage, wiring, wsgi
 from clipbot.config import ConfigError, Settings
 from clipbot.leader import Leadership, Role
 from clipbot.metrics import Metrics
@@ -173,6 +173,8 @@ class Bot:
             )
             # every poll interval, so a reminder is at most one poll interval late
             named["remind"] = jobs.Every(only(remind), settings.poll_seconds)
+        prune = lambda: pruning.prune(self.store, self.clock())  # noqa: E731
+        named["prune"] = jobs.Every(only(prune), pruning.PRUNE_EVERY_S)
         if settings.summary_at is not None:
             daily = DailySummary(
                 self.store,

@@ -213,3 +213,19 @@ class VideoFile:
     thread_ts: str
     uploaded_by: str
     uploaded_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """What `Store.prune` deletes, each as "older than" an epoch-ms time: More-button states
+    expired by `now_ms`; mutes that ended before `mutes_ms`, with the clips they held; Slack
+    delivery keys noted before `deliveries_ms`; video downloads claimed before `video_fetches_ms`
+    (a replica died mid-fetch); thread replies confirmed and written before `replies_ms`; audit
+    entries before `audit_ms`."""
+
+    now_ms: int
+    mutes_ms: int
+    deliveries_ms: int
+    video_fetches_ms: int
+    replies_ms: int
+    audit_ms: int

@@ -9,26 +9,24 @@ driver's own exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
-from clipbot.quiet import Mute
 from clipbot.state import (
-    AuditEntry,
     Card,
     CardState,
-    Health,
     Subscription,
     SummaryRecord,
     SummaryState,
     ThreadReply,
     TriageEvent,
-    VideoFile,
 )
+from clipbot.store.operations import OperationsStore
 
 
-class Store(Protocol):
-    """The operations on clipbot's state, grouped by the kind of record they keep."""
+class Store(OperationsStore, Protocol):
+    """The operations on clipbot's state, grouped by the kind of record they keep (those that
+    run the bot, rather than post and triage clips, are in operations.py)."""
 
     @property
     def schema_version(self) -> int: ...
@@ -273,112 +271,4 @@ class Store(Protocol):
 
     def summaries(self, state: SummaryState | None = None) -> list[SummaryRecord]:
         """Summary records (in one state, when given), oldest day first."""
-        ...
-
-    # -- the leader's lease -----------------------------------------------------------------
-
-    def claim_lease(self, holder: str, lease_ms: int) -> bool:
-        """Takes or renews the lease for `lease_ms` (the database's clock) unless another
-        holder's has not run out; whether `holder` holds it now."""
-        ...
-
-    def release_lease(self, holder: str) -> None:
-        """Gives the lease up, if `holder` has it."""
-        ...
-
-    def lease_holder(self) -> str | None:
-        """Who holds the lease now, if anyone."""
-        ...
-
-    # -- the audit trail and deliveries ------------------------------------------------------
-
-    def record_audit(self, entry: AuditEntry, *, prune_before_ms: int) -> None:
-        """Adds an entry to the audit trail and drops entries older than `prune_before_ms`."""
-        ...
-
-    def audit(self, since_ms: int) -> list[AuditEntry]:
-        """The audit trail from `since_ms` on, newest first."""
-        ...
-
-    def first_delivery(self, key: str, at_ms: int, *, forget_before_ms: int) -> bool:
-        """Notes a Slack delivery; False if `key` was noted already (a retry: do not act again)."""
-        ...
-
-    # -- videos -----------------------------------------------------------------------------
-
-    def video(self, clip_uuid: str) -> VideoFile | None:
-        """The clip's MP4 already uploaded to Slack, if it was."""
-        ...
-
-    def record_video(self, video: VideoFile) -> None:
-        """Remembers an upload so later presses share it; the first one recorded is kept."""
-        ...
-
-    def claim_video_fetch(self, clip_uuid: str, at_ms: int, *, stale_before_ms: int) -> bool:
-        """Takes the right to download the clip's video (any replica); False while another
-        fetch claimed at or after `stale_before_ms` holds it."""
-        ...
-
-    def release_video_fetch(self, clip_uuid: str) -> None:
-        """Gives the download right back (the fetch ended, uploaded or not)."""
-        ...
-
-    # -- mutes -------------------------------------------------------------------------------
-
-    def mute(
-        self, channel_id: str, camera: str, start_ms: int, until_ms: int, created_by: str
-    ) -> Mute:
-        """Mutes the camera in the channel until `until_ms` (a running mute of the same camera
-        there is extended or shortened instead)."""
-        ...
-
-    def unmute(self, channel_id: str, camera: str | None, at_ms: int) -> list[Mute]:
-        """Ends the channel's running mutes (of one camera, or all) at `at_ms`; those ended."""
-        ...
-
-    def mutes(self, until_after_ms: int, channel_id: str | None = None) -> list[Mute]:
-        """Mutes (of one channel, when given) that end after `until_after_ms`, oldest first."""
-        ...
-
-    def hold(self, held: Iterable[tuple[int, str, int]]) -> None:
-        """Notes clips held back: (mute id, clip uuid, createdAtMs), each counted once."""
-        ...
-
-    def held_back(self, channel_id: str, clip_uuids: list[str]) -> set[str]:
-        """Which of these clips a mute of the channel held back (they stay held)."""
-        ...
-
-    def held_count(self, mute_id: int) -> int:
-        """How many clips the mute held back."""
-        ...
-
-    # -- health -----------------------------------------------------------------------------
-
-    def record_success(self, at_ms: int) -> None:
-        """A cycle read the feed and every channel got what it was due."""
-        ...
-
-    def record_progress(self, at_ms: int) -> None:
-        """A cycle still running delivered something at `at_ms` (epoch ms)."""
-        ...
-
-    def record_error(self, at_ms: int, error: str) -> None:
-        """A cycle failed (Rhombus, or posting to some channel): `error` says why."""
-        ...
-
-    def add_skipped(self, count: int) -> None:
-        """Counts odd feed records set aside (no createdAtMs or uuid)."""
-        ...
-
-    def health(self, posted_since_ms: int) -> Health:
-        """The poller's health as its cycles wrote it (outcome, failures in a row, last success
-        and error), the position, counts, odd records skipped and broken channels."""
-        ...
-
-    def record_start(self, at_ms: int) -> None:
-        """Writes down that a `clipbot run` started at `at_ms` (epoch ms)."""
-        ...
-
-    def started_at(self) -> int | None:
-        """When the newest `clipbot run` started (epoch ms); None if none ever did."""
         ...

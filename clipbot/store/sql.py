@@ -20,6 +20,7 @@ from clipbot.store.connection import Connection, Database, Row
 from clipbot.store.groups import GroupQueries
 from clipbot.store.liveness import LivenessQueries
 from clipbot.store.mutes import MuteQueries
+from clipbot.store.pruning import PruneQueries
 from clipbot.store.redraws import RedrawQueries
 from clipbot.store.replies import ReplyQueries
 from clipbot.store.summaries import SummaryQueries
@@ -43,6 +44,7 @@ class SqlStore(
     MuteQueries,
     RedrawQueries,
     ThumbnailQueries,
+    PruneQueries,
 ):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
