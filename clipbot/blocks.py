@@ -107,8 +107,9 @@ def clip_card(
 ) -> Message:
     """The whole card for one posted clip: facts, thumbnail, triage state and buttons.
 
-    `share` False leaves the Share link and Video buttons out (CLIPBOT_SHARE=off); Video shows
-    only for a clip `offers_video` says can be uploaded under `video_max_bytes`.
+    `share` False leaves the Share link and Video buttons out (CLIPBOT_SHARE=off); a private or
+    role-restricted clip never gets Share link (clipbot makes no login-free link to one); Video
+    shows only for a clip `offers_video` says can be uploaded under `video_max_bytes`.
     """
     clip = card.clip
     blocks: list[dict[str, Any]] = [
@@ -171,7 +172,7 @@ def triage_buttons(card: Card, *, share: bool = True, video_max_bytes: int = 0) 
             _button("Resolve", RESOLVE, uuid, style="primary"),
             _button("False alarm", FALSE_ALARM_ACTION, uuid),
         ]
-    if share:
+    if share and not card.clip.is_private:  # a login-free link would leak a private clip
         buttons.append(_button("Share link", SHARE, uuid))
     if share and offers_video(card.clip, video_max_bytes):
         buttons.append(_button("Video", VIDEO, uuid))

@@ -227,17 +227,33 @@ class TestShare:
         assert thread(world) == []
 
     def test_private_clip_is_not_shared(self, bot: Bot, world: World) -> None:
-        """A private clip's card refuses to make a login-free link; Rhombus is not asked."""
+        """A private or role-restricted clip's card has no Share link button, before and after
+        a press redraws it; a forged press is refused, and Rhombus is not asked."""
         world.subscribe("CPRIV", start_ms=T0 + 5, include_private=True)
         world.rhombus.add(clip("P", T0 + 9, visibility="PRIVATE"))
+        world.rhombus.add(clip("R", T0 + 10, visibility="ROLE_RESTRICTED"))
         world.poller.poll_once()
-        (private_card,) = world.slack.posts("CPRIV")
+        private_card, restricted_card = world.slack.posts("CPRIV")
+        assert (
+            buttons(private_card)
+            == buttons(restricted_card)
+            == [
+                "Claim",
+                "Resolve",
+                "False alarm",
+            ]
+        )
+        assert buttons(card(world)) == ["Claim", "Resolve", "False alarm", "Share link"]
+        bot.press("clip_claim", "P", channel="CPRIV", user="U2", ts=private_card.ts)
+        eventually(lambda: private_card.edits == 1)
+        assert buttons(private_card) == ["Claim", "Resolve", "False alarm"]
         bot.press("clip_share", "P", channel="CPRIV", user="U2", ts=private_card.ts)
         assert bot.next_response()["text"] == (
             "This clip is private or role-restricted in Rhombus, so clipbot will not make a link "
             "that works without a login. Share it from the Rhombus console if you are allowed to."
         )
-        assert (world.rhombus.shares, world.slack.replies("CPRIV", private_card.ts)) == ([], [])
+        lines = [m.text for m in world.slack.replies("CPRIV", private_card.ts)]
+        assert (world.rhombus.shares, len(lines)) == ([], 1)  # the claim's line, no link
 
 
 class TestOpenAndRestart:
