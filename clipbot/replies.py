@@ -39,10 +39,11 @@ HOME_CHARS = 40_000  # a Home tab has no message-size limit, only blocks and sec
 USAGE = """*Usage:* `/clips [what]`
 • `/clips` or `/clips 20` or `/clips recent 20` — the most recent saved clips (default 10, max 50)
 • `/clips camera:dock` — from cameras whose name contains “dock” (`camera:"front door"` with spaces)
-• `/clips since:24h` — saved in the last 24 hours (also `90m`, `7d`)
+• `/clips since:24h` — saved in the last 24 hours (also `30s`, `90m`, `7d`, `2w`; up to 366d)
 • `/clips status:FAILED` — by status (INITIATING, UPLOADING, RENDERING, COMPLETE, FAILED, …)
 • `/clips forklift` — free words, matched against title and description
 • `/clips subscribe camera:dock min:30s private:yes` — post new clips here (filters optional)
+• `/clips subscribe monitoring:yes` — alarm-monitoring clips too (left out otherwise)
 • `/clips subscribe hours:18:00-07:00 days:mon-fri` — only clips saved then (quiet hours)
 • `/clips subscribe group:2m notify:@team` — one camera's bursts in one thread; mention @team
 • `/clips unsubscribe` — stop posting clips in this channel
