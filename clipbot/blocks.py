@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from clipbot.records import Clip
 from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, Card, digest_key
@@ -55,6 +56,13 @@ def slack_date(ms: int | None, style: str = "{date_short_pretty} at {time}") -> 
     seconds = ms // 1000
     fallback = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{seconds}^{style}|{fallback}>"
+
+
+def local_time(ms: int, zone: ZoneInfo) -> str:
+    """`Tue 1 Dec 18:30 (Europe/Berlin)`: epoch ms as a wall-clock time in `zone` (the team's,
+    CLIPBOT_TIMEZONE), named, for a date every reader should see alike."""
+    at = datetime.fromtimestamp(ms / 1000, zone)
+    return f"{at:%a} {at.day} {at:%b %H:%M} ({zone.key})"
 
 
 def duration(seconds: int | None) -> str:

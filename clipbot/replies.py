@@ -8,7 +8,6 @@ from typing import Any
 from clipbot.access import Access, flag_line
 from clipbot.blocks import (
     MESSAGE_BLOCKS,
-    VIEW_BLOCKS,
     Message,
     age,
     cameras_text,
@@ -19,7 +18,6 @@ from clipbot.blocks import (
     fitted,
     linked_title,
     plural,
-    section,
     slack_date,
     state_line,
 )
@@ -34,7 +32,6 @@ from clipbot.status import health_lines
 
 MORE, OPEN_MORE, SUBSCRIPTIONS_MORE = "clips_more", "open_more", "subscriptions_more"
 LIST_TITLE_LIMIT = 80
-HOME_CHARS = 40_000  # a Home tab has no message-size limit, only blocks and section lengths
 
 USAGE = """*Usage:* `/clips [what]`
 • `/clips` or `/clips 20` or `/clips recent 20` — the most recent saved clips (default 10, max 50)
@@ -106,7 +103,7 @@ def listing(
 
 
 def listing_lines(found: Found, console_url: str) -> list[str]:
-    return [_clip_line(c, found.names.get(c.uuid, ()), console_url) for c in found.clips]
+    return [clip_line(c, found.names.get(c.uuid, ()), console_url) for c in found.clips]
 
 
 def listing_fits(found: Found, console_url: str) -> int:
@@ -140,7 +137,7 @@ def paged(
     return blocks
 
 
-def _clip_line(clip: Clip, names: tuple[str, ...], console_url: str) -> str:
+def clip_line(clip: Clip, names: tuple[str, ...], console_url: str) -> str:
     return (
         f"• *{linked_title(console_url, clip)}* — {cameras_text(names)} — "
         f"{slack_date(clip.created_at_ms)} — "
@@ -190,7 +187,7 @@ def subscriptions_reply(
         return text_reply("No channel is subscribed yet. Use `/clips subscribe` in a channel.")
     total = len(subs) if total is None else total
     blocks = paged(
-        [_subscription_line(s, access) for s in subs],
+        [subscription_line(s, access) for s in subs],
         [subscription_key(s) for s in subs],
         len(subs),
         noun="subscriptions",
@@ -208,7 +205,7 @@ def subscription_key(sub: Subscription) -> str:
     return f"{sub.created_at_ms}:{sub.channel_id}"
 
 
-def _subscription_line(sub: Subscription, access: Access) -> str:
+def subscription_line(sub: Subscription, access: Access) -> str:
     line = (
         f"• <#{sub.channel_id}> — {describe_subscription(sub)} — "
         f"by <@{sub.created_by}>, {slack_date(sub.created_at_ms)}"
@@ -264,48 +261,3 @@ def open_reply(cards: list[tuple[Card, str | None]], now_ms: int, rest: int = 0)
 def open_key(card: Card) -> str:
     """Where a card sits in the open list's order (a More button's value)."""
     return f"{card.posted_at_ms}:{card.clip.uuid}"
-
-
-def home_view(
-    health: Health,
-    subs: list[Subscription],
-    recent: list[tuple[Clip, tuple[str, ...]]] | str,
-    now_ms: int,
-    poll_seconds: int,
-    console_url: str,
-    access: Access,
-    figures: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The App Home tab: health (with `figures`, the metrics' reading), subscriptions, and the
-    five newest clips (or why not), within the 100 blocks of a Home tab; subscriptions past that
-    are counted, not cut."""
-    sub_lines = [_subscription_line(s, access) for s in subs] or [
-        "None yet. Use `/clips subscribe` in a channel."
-    ]
-    flagged = [s for s in subs if access.flagged(s)]
-    health_blocks, _ = fitted(
-        health_lines(health, now_ms, poll_seconds, flagged, figures),
-        max_blocks=10,
-        max_chars=HOME_CHARS,
-    )
-    sub_blocks, left = fitted(
-        ["*Subscriptions*", *sub_lines], max_blocks=VIEW_BLOCKS - 20, max_chars=HOME_CHARS
-    )
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "clipbot"}},
-        *health_blocks,
-        {"type": "divider"},
-        *sub_blocks,
-    ]
-    if left:
-        blocks.append(context(f"…and {left} more. `/clips subscriptions` lists them all."))
-    blocks.append({"type": "divider"})
-    if isinstance(recent, str):
-        body = f":warning: {escape(recent)}"
-    else:
-        body = (
-            "\n".join(_clip_line(c, names, console_url) for c, names in recent)
-            or "No saved clips yet."
-        )
-    blocks.append(section("*Recent clips*\n" + body))
-    return {"type": "home", "blocks": blocks}

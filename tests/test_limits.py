@@ -10,6 +10,7 @@ import pytest
 
 from clipbot import blocks, replies
 from clipbot.access import Access
+from clipbot.home_tab import home_view
 from clipbot.listing import Cursor, Found
 from clipbot.records import Clip
 from clipbot.state import Card, Health, PollOutcome, Subscription
@@ -184,7 +185,7 @@ class TestSubscriptions:
     def test_home_with_forty_subscriptions(self) -> None:
         """The Home tab lists 40 subscriptions whole (none cut mid-line), within a view's limits."""
         subs = [subscription(i) for i in range(40)]
-        view = replies.home_view(HEALTH, subs, [], NOW, 30, CONSOLE, Access())
+        view = home_view(HEALTH, subs, [], NOW, 30, CONSOLE, Access())
         assert blockkit.view_error(view) is None
         text = "\n".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section")
         for sub in subs:
@@ -195,7 +196,7 @@ class TestSubscriptions:
     def test_home_counts_what_does_not_fit(self) -> None:
         """Past a Home tab's 100 blocks, subscriptions are counted, and the command named."""
         subs = [subscription(i) for i in range(3000)]
-        view = replies.home_view(HEALTH, subs, [], NOW, 30, CONSOLE, Access())
+        view = home_view(HEALTH, subs, [], NOW, 30, CONSOLE, Access())
         assert blockkit.view_error(view) is None
         (note,) = [b for b in view["blocks"] if b["type"] == "context"]
         listed = sum(

@@ -1,4 +1,4 @@
-"""The App Home tab: health, subscriptions and the newest clips."""
+"""The App Home tab: health, subscriptions, running mutes and the newest clips."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 
 from slack_bolt import App
 
-from clipbot import replies
+from clipbot.blocks import local_time
+from clipbot.home_tab import home_view
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusError
+from clipbot.slack import mutes
 from clipbot.slack.deps import Deps
 
 
@@ -29,13 +31,19 @@ def home(deps: Deps, team_id: str) -> dict[str, Any]:
         recent = [(c, deps.rhombus.camera_names(c.camera_ids)) for c in clips]
     except RhombusError as exc:
         recent = f"Could not load recent clips: {exc}"
-    return replies.home_view(
+    subs = deps.store.subscriptions(team_id or None)
+    now = deps.now_ms()
+    muted = mutes.status_lines(
+        deps.store, [s.channel_id for s in subs], now, lambda ms: local_time(ms, deps.zone)
+    )
+    return home_view(
         deps.store.health(deps.today_ms()),
-        deps.store.subscriptions(team_id or None),
+        subs,
         recent,
-        deps.now_ms(),
+        now,
         deps.poll_seconds,
         deps.console_url,
         deps.access,
         [*deps.figures(), f"This replica: {deps.replica()}"],
+        muted,
     )

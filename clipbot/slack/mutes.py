@@ -7,6 +7,7 @@ unmute reply and `/clips status` say how many, with a `since:` listing to see th
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -77,13 +78,17 @@ def held_line(mute: Mute, held: int, now_ms: int) -> str:
     return f"• cameras matching “{camera}”: {count}" + (hint if held else "")
 
 
-def status_lines(store: Store, channels: list[str], now_ms: int) -> list[str]:
-    """`/clips status`: each running mute of these channels, until when, and what it held."""
+def status_lines(
+    store: Store, channels: list[str], now_ms: int, until: Callable[[int], str] = slack_date
+) -> list[str]:
+    """`/clips status` and the Home tab: a heading, then each running mute of these channels,
+    until when (`until` writes the epoch ms: in each reader's zone by default), and what it
+    held; none without a running mute."""
     lines = []
     for mute in store.mutes(now_ms):
         if mute.channel_id in channels and mute.active(now_ms):
             line = held_line(mute, store.held_count(mute.id), now_ms).removeprefix("• ")
-            lines.append(f"• <#{mute.channel_id}> muted until {slack_date(mute.until_ms)}: {line}")
+            lines.append(f"• <#{mute.channel_id}> muted until {until(mute.until_ms)}: {line}")
     return [":mute: *Muted*", *lines] if lines else []
 
 
