@@ -77,18 +77,21 @@ def leading(w: World) -> Iterator[None]:
 
 
 class WriteCounter:
-    """Counts the store's write transactions and the rows they changed (SQLite total_changes)."""
+    """Counts the store's write transactions, those that wait for the disk (durable: one fsync
+    each), and the rows they changed (SQLite total_changes)."""
 
     def __init__(self, world: World) -> None:
         database: Any = world.store._db  # type: ignore[attr-defined]
         self._db = database._db
-        self.transactions = 0
-        original = database.transaction
+        self.transactions = self.durable = 0
+        original, lock = database.transaction, threading.Lock()
 
         @contextlib.contextmanager
-        def counted() -> Iterator[Any]:
-            self.transactions += 1
-            with original() as conn:
+        def counted(*, durable: bool = True) -> Iterator[Any]:
+            with lock:  # posting threads write side by side
+                self.transactions += 1
+                self.durable += durable
+            with original(durable=durable) as conn:
                 yield conn
 
         database.transaction = counted

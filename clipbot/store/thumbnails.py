@@ -15,9 +15,9 @@ class ThumbnailQueries:
     def save_thumbnail(self, clip_uuid: str, file_id: str, at_ms: int) -> None:
         """Records the Slack file holding the clip's thumbnail (the first one kept).
 
-        Not waiting for the disk (see Database.transaction): a card showing the file is reserved
-        after it, durably, which makes this durable too; lost only with the machine before any
-        such card, it costs one more upload of the image."""
+        Not waiting for the disk (see Database.transaction): the next durable write (a card
+        reserved after it, or the cycle's positions and health at its end) makes this durable
+        too; lost only with the machine before that, it costs one more upload of the image."""
         with self._db.transaction(durable=False) as db:
             db.run(
                 "INSERT INTO thumbnails (clip_uuid, file_id, uploaded_at_ms) VALUES (?, ?, ?)"
