@@ -27,6 +27,7 @@ from clipbot.redraw import redraw
 from clipbot.rhombus import RhombusClient, RhombusError
 from clipbot.state import Card, CardKind, Subscription
 from clipbot.store import Store
+from clipbot.thumbnails import Thumbnails, with_thumbnail
 
 __all__ = ["CycleResult", "Poller", "wants"]
 
@@ -34,10 +35,6 @@ log = logging.getLogger(__name__)
 
 RECHECK_MS = 24 * 3_600_000  # how long an unfinished clip's card keeps being re-checked
 UNSHOWN_DAYS = 7  # how long a card whose edit failed keeps being drawn again
-# How long, and how often, the media server is asked again for a thumbnail it did not have yet
-# when the card went out.
-THUMBNAIL_WAIT_MS = 30 * 60_000
-THUMBNAIL_RETRY_MS = 60_000
 # How often a cycle still delivering writes down that it is (see Store.record_progress).
 PROGRESS_EVERY_MS = 5_000
 # Channels posted at once. Slack takes about one chat.postMessage per second per channel (bursts
@@ -98,7 +95,7 @@ class Poller:
         # between two posts, like a shutdown, and leaves the rest to the new leader.
         self.leading: Callable[[], bool] = lambda: True
         self._skipped_seen = 0  # the client's odd-record count already added to the store
-        self._thumbnail_asked: dict[str, int] = {}  # clip uuid -> when its media was last asked
+        self.thumbnails = Thumbnails(store, rhombus, poster, now_ms)
         self._progress_ms = 0  # when this cycle's delivery was last written down
         self._progress_lock = threading.Lock()
 
@@ -129,8 +126,8 @@ class Poller:
             self._new_clips(subs, result, dry_run)
         if not dry_run:
             self._refresh_unfinished(result)
-            self._add_missing_thumbnails(result)
-            self._show_pending_thumbnails(result)
+            result.updated += self.thumbnails.add_missing(self._redraw)
+            result.updated += self.thumbnails.show_pending(self.now_ms() - RECHECK_MS, self._redraw)
             result.updated += lines.show_counts(self.store, self._redraw)
             self._redraw_unshown(result)
         return result
@@ -262,7 +259,7 @@ class Poller:
                 notify=sub.notify,
                 refusals=sub.failures,
                 reserved=reserved,
-                prepare=lambda card: _with_thumbnail(card, thumbnails),
+                prepare=lambda card: with_thumbnail(card, thumbnails),
                 progress=self._progress,
             )
 
@@ -284,7 +281,7 @@ class Poller:
             {c.uuid: c for b in batches if not b.digest for c in b.clips}.values(),
             key=lambda c: (c.created_at_ms, c.uuid),
         )
-        thumbnail = logs.carried(self._thumbnail)
+        thumbnail = logs.carried(self.thumbnails.file_of)
         thumbnails = {clip.uuid: pool.submit(thumbnail, clip) for clip in shown}
         found = []
         for batch in batches:
@@ -313,22 +310,6 @@ class Poller:
             log.warning("could not look up who saved clip %s: %s", clip.uuid, exc)
             return None
 
-    def _thumbnail(self, clip: Clip) -> str | None:
-        """The Slack file of a finished clip's thumbnail: uploaded once, then reused (a card
-        posted again after a refusal or a doubt leaves no orphan file); None if not ready."""
-        if clip.status != "COMPLETE":
-            return None
-        if known := self.store.thumbnail(clip.uuid):
-            return known
-        self._thumbnail_asked[clip.uuid] = self.now_ms()
-        data = self.rhombus.thumbnail(clip)
-        if data is None:
-            return None
-        file_id = self.poster.upload_image(data, f"{clip.uuid}.jpeg", blocks.title_of(clip))
-        if file_id:
-            self.store.save_thumbnail(clip.uuid, file_id, self.now_ms())
-        return file_id
-
     # -- status changes -------------------------------------------------------------------------
 
     def _refresh_unfinished(self, result: CycleResult) -> None:
@@ -343,33 +324,10 @@ class Poller:
                 continue
             if clip is None or clip.status == cards[0].clip.status:
                 continue
-            thumbnail = self._thumbnail(clip)
+            thumbnail = self.thumbnails.file_of(clip)
             for card in cards:
                 self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
                 self._redraw(card)
-                result.updated += 1
-
-    def _add_missing_thumbnails(self, result: CycleResult) -> None:
-        """Asks the media server again, for THUMBNAIL_WAIT_MS after posting, for thumbnails it
-        did not have yet when their card went out, and adds each to its cards."""
-        now = self.now_ms()
-        self._thumbnail_asked = {
-            uuid: at for uuid, at in self._thumbnail_asked.items() if at > now - THUMBNAIL_WAIT_MS
-        }
-        by_clip: dict[str, list[Card]] = defaultdict(list)
-        for card in self.store.missing_thumbnails(now - THUMBNAIL_WAIT_MS):
-            if self._thumbnail_asked.get(card.clip.uuid, 0) <= now - THUMBNAIL_RETRY_MS:
-                by_clip[card.clip.uuid].append(card)
-        for cards in by_clip.values():
-            file_id = self._thumbnail(cards[0].clip)
-            for card in cards if file_id else []:
-                self.store.refresh(replace(card, thumbnail_file_id=file_id))
-                result.updated += self._redraw(card)
-
-    def _show_pending_thumbnails(self, result: CycleResult) -> None:
-        """Adds thumbnails Slack was not ready to show when their card was posted."""
-        for card in self.store.thumbnails_pending(self.now_ms() - RECHECK_MS):
-            if self._redraw(card):
                 result.updated += 1
 
     def _redraw_unshown(self, result: CycleResult) -> None:
@@ -391,11 +349,3 @@ class Poller:
             video_max_bytes=self.video_max_bytes,
             unshown_only=unshown_only,
         )
-
-
-def _with_thumbnail(card: Card, thumbnails: dict[str, Future[str | None]]) -> Card:
-    """The card (or thread line) with its thumbnail's Slack file ID, once uploaded (waits)."""
-    upload = thumbnails.get(card.clip.uuid)
-    if upload is None or card.kind is CardKind.DIGEST:
-        return card
-    return replace(card, thumbnail_file_id=upload.result())

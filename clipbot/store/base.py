@@ -1,6 +1,7 @@
 """What the store promises, whichever database keeps it.
 
-Every write is one transaction, done before the call returns: a card is reserved before it is
+Every write is committed before the call returns (reservations made by several threads at
+once may share one transaction: batching.py): a card is reserved before it is
 sent and confirmed after, the feed position only moves forward, a clip is reserved at most
 once per channel (a second reservation raises StoreConflict), and a triage press changes a card
 only from the version it was read at. Failures raise StoreError subclasses (errors.py), never a

@@ -25,6 +25,7 @@ from clipbot.store.redraws import RedrawQueries
 from clipbot.store.replies import ReplyQueries
 from clipbot.store.summaries import SummaryQueries
 from clipbot.store.thumbnails import ThumbnailQueries
+from clipbot.store.triage import TriageQueries
 from clipbot.store.videos import VideoQueries
 
 SUBSCRIPTION_COLUMNS = (
@@ -45,6 +46,7 @@ class SqlStore(
     RedrawQueries,
     ThumbnailQueries,
     PruneQueries,
+    TriageQueries,
 ):
     """The store on any `Database`: subscriptions, the feed position, cards, triage, health."""
 
