@@ -31,7 +31,7 @@ from clipbot.slack.deps import Deps
 from clipbot.slack.gate import Guests
 from clipbot.slack.http import slack_wsgi
 from clipbot.slack_errors import slack_credentials_problem
-from clipbot.stopping import GRACE_S, LISTENERS, Busy, ListenerPool, Stop, abandon
+from clipbot.stopping import GRACE_S, Busy, ListenerPool, Stop, abandon
 from clipbot.store import Store, StoreOpenError, StoreUnavailable, open_store
 from clipbot.summary import DailySummary
 from clipbot.video import MB, VideoDesk
@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 SUMMARY_EVERY_S = 30  # how often the summary job looks whether a summary is due
 LEADER_JOBS = ("poll", "remind", "summary")
+# Socket Mode envelopes dispatched at once. Dispatching only acknowledges (Python work, no I/O:
+# the listeners' work goes to the ListenerPool), so more threads would only take turns at the
+# interpreter; two keep a rare slow dispatch (Bolt's first auth.test) from holding up the rest.
+ACKNOWLEDGERS = 2
 
 
 class StartFailed(Exception):
@@ -250,10 +254,8 @@ class Bot:
         """Socket Mode, or HTTP on CLIPBOT_HTTP_PORT; the function that disconnects."""
         try:
             if self.settings.http_port is None:
-                # Envelopes handled at once (the gate before each acknowledgement: a store write,
-                # a users.info lookup), as many as the listeners that acknowledge them.
                 token = self.settings.slack_app_token.reveal()
-                handler = SocketModeHandler(self.app, token, concurrency=LISTENERS)
+                handler = SocketModeHandler(self.app, token, concurrency=ACKNOWLEDGERS)
                 handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
                 slack_up[0] = handler.client.is_connected
                 return handler.close

@@ -186,15 +186,15 @@ class Busy:
             return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
-# Listeners running at once. Each command is acknowledged from its listener, so a listener
-# still busy with an earlier command's reply (a Rhombus call, a post to its response_url) holds
-# the next acknowledgement back: enough of them that a burst of commands is acknowledged at once.
+# Listeners' work running at once (acknowledgements do not wait for it: see
+# clipbot.slack.ackfirst); most of a command's time is spent waiting on Slack and Rhombus.
 LISTENERS = 32
 
 
 class ListenerPool(ThreadPoolExecutor):
-    """Bolt's listener threads, owned by clipbot so a stop waits for listeners to finish before
-    the store and clients they use are closed."""
+    """The threads listeners' work runs in, owned by clipbot so a stop waits for that work to
+    finish before the store and clients it uses are closed (work still queued runs first: it
+    was acknowledged)."""
 
     def __init__(self, busy: Busy, max_workers: int = LISTENERS) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix="listener")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -56,6 +55,7 @@ class Bot:
         )
         self.deps = built.deps
         self.app: App = built.app
+        self._busy = built.busy
         self._responses = 0
 
     def trigger(self) -> str:
@@ -133,6 +133,11 @@ class Bot:
         }
         return self.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
 
+    def settled(self) -> None:
+        """Waits until the work of every request sent so far is done: acknowledged at once,
+        it runs afterwards in the listener pool."""
+        assert self._busy.wait_idle(10), "listener work still running after 10 s"
+
     def next_response(self) -> dict[str, Any]:
         """The next message the app sent to a response_url (waits for it)."""
         responses = self.world.slack.responses
@@ -140,7 +145,3 @@ class Bot:
         assert len(responses) > self._responses, "no response_url message arrived"
         self._responses += 1
         return responses[self._responses - 1]
-
-
-def body_json(response: BoltResponse) -> Any:
-    return json.loads(response.body) if response.body else None

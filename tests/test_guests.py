@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from clipbot.slack.gate import GUEST_REFUSAL, Guests
-from tests.bolt import Bot, body_json, eventually
+from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack, Message
 from tests.world import T0, World
 
 NOW = T0 + 3_600_000
+REFUSED = {"text": GUEST_REFUSAL, "response_type": "ephemeral", "replace_original": False}
 
 
 @pytest.fixture
@@ -56,14 +57,17 @@ def untouched(world: World) -> bool:
 class TestGuestsRefused:
     @pytest.mark.parametrize("user", ["UGUEST", "USINGLE"])
     def test_clips_command(self, bot: Bot, world: World, user: str) -> None:
-        """/clips from a guest is answered in the ack with the refusal; nothing is listed."""
+        """/clips from a guest is acknowledged empty, then refused through its response_url;
+        nothing is listed or subscribed, not even help is given."""
         listed = len(world.rhombus.calls("getSavedClipsV2"))
-        ack = bot.command("", user=user)
-        assert body_json(ack) == {"response_type": "ephemeral", "text": GUEST_REFUSAL}
-        bot.command("subscribe", channel="C9", user=user)
+        for text, channel in (("", "C1"), ("subscribe", "C9"), ("help", "C1")):
+            ack = bot.command(text, channel=channel, user=user)
+            assert (ack.status, ack.body) == (200, "")
+            assert bot.next_response() == REFUSED
+        bot.settled()
         assert (world.store.subscription("C9"), world.slack.posts("C9")) == (None, [])
         assert len(world.rhombus.calls("getSavedClipsV2")) == listed
-        assert world.slack.responses == []
+        assert len(world.slack.responses) == 3
 
     @pytest.mark.parametrize(
         "action", ["clip_claim", "clip_share", "clip_resolve", "clip_video", "clips_more"]
@@ -72,20 +76,21 @@ class TestGuestsRefused:
         """Every button from a guest: an ephemeral refusal, nothing changes or is listed."""
         listed = len(world.rhombus.calls("getSavedClipsV2"))
         bot.press(action, "A", user="UGUEST", ts=card(world).ts, block_id="triage:0")
-        assert bot.next_response() == {
-            "text": GUEST_REFUSAL,
-            "response_type": "ephemeral",
-            "replace_original": False,
-        }
+        assert bot.next_response() == REFUSED
+        bot.settled()
         assert untouched(world)
         assert world.slack.called("views.open") == []
         assert len(world.rhombus.calls("getSavedClipsV2")) == listed
 
     def test_note_modal_submission(self, bot: Bot, world: World) -> None:
-        """A note submitted by a guest (a forged modal) is refused in the modal; no change."""
+        """A note submitted by a guest (a forged modal): the modal closes, the refusal comes as
+        an ephemeral message in the card's channel, and nothing changes."""
         meta = json.dumps({"c": "A", "ch": "C1", "a": "resolve", "v": 0})
         ack = bot.submit_note(meta, "done", user="USINGLE")
-        assert body_json(ack) == {"response_action": "errors", "errors": {"note": GUEST_REFUSAL}}
+        assert (ack.status, ack.body) == (200, "")
+        (told,) = eventually(lambda: world.slack.called("chat.postEphemeral"))
+        assert (told["channel"], told["user"], told["text"]) == ("C1", "USINGLE", GUEST_REFUSAL)
+        bot.settled()
         assert untouched(world)
 
     def test_home_tab(self, bot: Bot, world: World) -> None:
@@ -121,14 +126,14 @@ class TestLookupFails:
     def test_unknown_user_is_refused(self, bot: Bot) -> None:
         """A user Slack does not know (user_not_found) is refused."""
         bot.world.slack.users.remove("UGONE")
-        ack = bot.command("status", user="UGONE")
-        assert "(user_not_found)" in body_json(ack)["text"]
+        bot.command("status", user="UGONE")
+        assert "(user_not_found)" in bot.next_response()["text"]
 
     def test_failure_is_not_remembered(self, bot: Bot, world: World) -> None:
         """After a failed lookup (Slack down), the next press asks again and goes ahead."""
         world.slack.fail("users.info", Reply(503, b"upstream down"))
-        ack = bot.command("status", user="U2")
-        assert body_json(ack)["text"].startswith("clipbot could not check your Slack account")
+        bot.command("status", user="U2")
+        assert bot.next_response()["text"].startswith("clipbot could not check your Slack account")
         bot.press("clip_claim", "A", user="U2", ts=card(world).ts, block_id="triage:0")
         eventually(lambda: world.slack.replies("C1", card(world).ts))
         assert len(world.slack.called("users.info")) == 2

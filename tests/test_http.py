@@ -156,6 +156,30 @@ class TestRetriedDeliveries:
         ]
 
 
+class TestAcknowledgedFirst:
+    def test_answered_before_the_delivery_is_noted(
+        self, url: str, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The HTTP answer (200, empty) comes while the store has not yet noted the press;
+        the claim follows once it has."""
+        noted, release = threading.Event(), threading.Event()
+        real = world.store.first_delivery
+
+        def held(key: str, at_ms: int, *, forget_before_ms: int) -> bool:
+            noted.set()
+            assert release.wait(10)
+            return real(key, at_ms, forget_before_ms=forget_before_ms)
+
+        monkeypatch.setattr(world.store, "first_delivery", held)
+        response = deliver(url, press_body(world, "clip_claim", "T-held-1"))
+        assert (response.status_code, response.text) == (200, "")
+        assert noted.wait(5)
+        assert world.store.events("A", "C1") == []
+        release.set()
+        eventually(lambda: world.slack.replies("C1", card(world).ts))
+        assert [e.action for e in world.store.events("A", "C1")] == ["claim"]
+
+
 class TestBeforeListeners:
     def test_oversized_body_refused_unread(self, url: str, world: World) -> None:
         """A body over the limit gets 413 before Bolt reads it (even a correctly signed one)."""

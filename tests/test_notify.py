@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bolt import Bot, body_json
+from tests.bolt import Bot
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
 from tests.test_commands import lines
@@ -50,11 +50,12 @@ class TestSubscribe:
     def test_plain_text_mention_is_refused(self, world: World) -> None:
         """`notify:@maria` that Slack did not escape cannot be resolved: refused, nothing stored."""
         bot = Bot(world)
-        response = bot.command("subscribe notify:@maria")
-        assert body_json(response)["text"].startswith(
+        bot.command("subscribe notify:@maria")
+        assert bot.next_response()["text"].startswith(
             ":warning: `notify:@maria` arrived as plain text, not as a Slack mention: pick the"
             " person or group from the @ menu (the app's /clips command needs should_escape)."
         )
+        bot.settled()
         assert world.store.subscriptions() == []
 
 

@@ -16,7 +16,7 @@ from clipbot.records import Clip
 from clipbot.report import DAY_MS, WEEK_MS, Figures, figures, summary_message
 from clipbot.state import CLAIMED, FALSE_ALARM, OPEN, RESOLVED, SUMMARY_POSTED, Card, CardKind
 from clipbot.summary import DailySummary, due
-from tests.bolt import Bot, body_json
+from tests.bolt import Bot
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack
@@ -488,7 +488,8 @@ class TestReportCommand:
 
     def test_bad_duration_is_named(self, world: World) -> None:
         """A report over something that is not a duration gets a short error and the usage."""
-        response = Bot(world).command("report soon")
-        assert body_json(response)["text"].startswith(
+        bot = Bot(world)
+        bot.command("report soon")
+        assert bot.next_response()["text"].startswith(
             ":warning: `report soon` is not a duration; use a number and a unit, like 90m, 24h or 7d.\n\n*Usage:*"
         )

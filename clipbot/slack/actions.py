@@ -6,11 +6,12 @@ import contextlib
 import json
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk.errors import SlackApiError
 
 from clipbot import access, audit, blocks, replies, replying, triage
 from clipbot.rhombus import RhombusError
+from clipbot.slack.ackfirst import AckFirst
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
 from clipbot.slack.deps import Deps
 from clipbot.slack.requests import ActionRequest, NoteSubmission
@@ -39,10 +40,10 @@ NOT_A_CARD = (
 )
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
     @app.action(replies.MORE)
-    def more(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def more(body: dict[str, Any], respond: Respond) -> None:
         request = ActionRequest.from_body(body)
         position = more_position(request.value, deps)
         if position is None:
@@ -54,21 +55,21 @@ def register(app: App, deps: Deps) -> None:
         respond(replace_original=True, **list_clips(query, text, deps, cursor))
 
     @app.action(replies.OPEN_MORE)
-    def more_open(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def more_open(body: dict[str, Any], respond: Respond) -> None:
         request = ActionRequest.from_body(body)
         respond(replace_original=True, **open_clips(request.channel_id, deps, request.value))
 
     @app.action(replies.SUBSCRIPTIONS_MORE)
-    def more_subscriptions(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def more_subscriptions(body: dict[str, Any], respond: Respond) -> None:
         request = ActionRequest.from_body(body)
         respond(replace_original=True, **subscriptions(request.team_id, deps, request.value))
 
     @app.action(blocks.CLAIM)
     @app.action(blocks.REOPEN)
-    def claim_or_reopen(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def claim_or_reopen(body: dict[str, Any], respond: Respond) -> None:
         request, card = _pressed(deps, body, respond)
         if card is None:
             return
@@ -79,8 +80,8 @@ def register(app: App, deps: Deps) -> None:
 
     @app.action(blocks.RESOLVE)
     @app.action(blocks.FALSE_ALARM_ACTION)
-    def ask_for_note(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def ask_for_note(body: dict[str, Any], respond: Respond) -> None:
         request, card = _pressed(deps, body, respond)
         if card is None:
             return
@@ -94,8 +95,8 @@ def register(app: App, deps: Deps) -> None:
             _tell(respond, NOTE_FORM_FAILED)  # expired_trigger_id, say: nothing was changed
 
     @app.view(NOTE_MODAL)
-    def note_submitted(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
+    @after_ack
+    def note_submitted(body: dict[str, Any], respond: Respond) -> None:
         submission = NoteSubmission.from_body(body)
         if submission is None:
             return
@@ -116,8 +117,8 @@ def register(app: App, deps: Deps) -> None:
             deps.poster.ephemeral(submission.channel_id, submission.user_id, {"text": refusal})
 
     @app.action(blocks.SHARE)
-    def share(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def share(body: dict[str, Any], respond: Respond) -> None:
         if not deps.access.may_share(ActionRequest.from_body(body).user_id):
             _tell(respond, access.share_refusal(deps.share))  # CLIPBOT_SHARE; a forged press too
             return
@@ -162,8 +163,8 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(blocks.VIDEO)
-    def video(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    @after_ack
+    def video(body: dict[str, Any], respond: Respond) -> None:
         request, card = _pressed(deps, body, respond)
         if card is None:
             return

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from clipbot.slack import actions, answering, commands, gate, home
+from clipbot.slack import actions, answering, commands, home
+from clipbot.slack.ackfirst import AckFirst, failed
 from clipbot.slack.deps import Deps
-from clipbot.store import StoreUnavailable
+from clipbot.slack.gate import Gate
 
 log = logging.getLogger(__name__)
-
-INTERNAL_ERROR = "Something went wrong inside clipbot; it is logged. Please try again."
-STORE_DOWN = "clipbot cannot reach its database right now; please try again in a minute."
 
 
 def build_app(
@@ -26,31 +24,26 @@ def build_app(
     listener_executor: Executor | None = None,
 ) -> App:
     """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP, and may own
-    the thread pool listeners run in (Bolt makes its own otherwise)."""
+    the thread pool the listeners' work runs in (one of Bolt's size otherwise). Every request is
+    acknowledged before any work (see clipbot.slack.ackfirst)."""
     app = App(
         client=client,
         signing_secret=signing_secret or "socket-mode-does-not-sign",
         token_verification_enabled=False,
         logger=logging.getLogger("clipbot.slack.bolt"),
-        listener_executor=listener_executor,
+        # Listeners only acknowledge (no I/O), so Bolt runs them in the dispatching thread
+        # rather than in a pool it polls every 10 ms for the ack; the work goes to the pool.
+        process_before_response=True,
     )
     answering.install(app, deps.poster)
-    gate.register(
-        app, deps.store, deps.guests, deps.poster, deps.now_ms
-    )  # each delivery once; no guests
-    commands.register(app, deps)
-    actions.register(app, deps)
-    home.register(app, deps)
+    pool = listener_executor or ThreadPoolExecutor(thread_name_prefix="listener")
+    after_ack = AckFirst(pool, Gate(deps.store, deps.guests, deps.poster, deps.now_ms))
+    commands.register(app, deps, after_ack)
+    actions.register(app, deps, after_ack)
+    home.register(app, deps, after_ack)
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
-        down = isinstance(error, StoreUnavailable)
-        if down:
-            log.error("listener failed: %s", error)
-        else:
-            log.error("listener failed: %s", type(error).__name__, exc_info=error)
-        if respond is not None and body.get("response_url"):
-            text = STORE_DOWN if down else INTERNAL_ERROR
-            respond(text=text, response_type="ephemeral", replace_original=False)
+    def on_error(error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
+        failed(error, body, respond)
 
     return app

@@ -1,4 +1,5 @@
-"""The /clips slash command: parse, acknowledge, answer through response_url."""
+"""The /clips slash command: acknowledged at once, then parsed and answered through
+response_url."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import audit, replies
@@ -30,6 +31,7 @@ from clipbot.query import (
 from clipbot.report import window_text
 from clipbot.rhombus import RhombusError
 from clipbot.slack import mutes
+from clipbot.slack.ackfirst import AckFirst
 from clipbot.slack.deps import Deps
 from clipbot.slack.requests import CommandRequest
 from clipbot.slack_errors import ARCHIVED, slack_error
@@ -61,19 +63,18 @@ MORE_TTL_MS = 24 * 3_600_000  # how long a listing's More button keeps working
 OPEN_PAGE = 25  # open clips per reply (each needs a permalink from Slack)
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
     @app.command("/clips")
-    def clips_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    @after_ack
+    def clips_command(body: dict[str, Any], respond: Respond) -> None:
         request = CommandRequest.from_body(body)
         command = parse(request.text)
         if isinstance(command, ParseError):
-            ack(**replies.error_reply(command.message))
-            return
-        if command == Verb("help"):
-            ack(**replies.help_reply())
-            return
-        ack()
-        respond(**answer(command, request, deps))
+            respond(**replies.error_reply(command.message))
+        elif command == Verb("help"):
+            respond(**replies.help_reply())
+        else:
+            respond(**answer(command, request, deps))
 
 
 def answer(

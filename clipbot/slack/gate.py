@@ -1,14 +1,15 @@
-"""Who gets through to clipbot's listeners: each delivery once, and never a Slack guest.
+"""Who clipbot acts for: each delivery once, and never a Slack guest.
 
-Two global Bolt middlewares, run after Bolt's own (signature check, `ssl_check`,
-`url_verification`), so they only ever see verified requests:
+`Gate.admits` runs after the acknowledgement has gone (see clipbot.slack.ackfirst), in the
+listener pool, before any listener's work:
 
-- `once`: Slack delivers again what it thinks was not acknowledged in time (HTTP mode sends
-  `X-Slack-Retry-Num`; Socket Mode redelivers the envelope). The delivery's key (`event_id`,
-  or the `trigger_id` each command, press and modal submission gets) is written to the store
-  first; a key seen before is acknowledged without acting, so nothing subscribes, claims or
-  shares twice, across restarts and replicas alike.
-- `members_only`: single- and multi-channel guests (`users.info` → `is_restricted` /
+- once: Slack delivers again what it thinks was not acknowledged in time (HTTP mode sends
+  `X-Slack-Retry-Num`; Socket Mode redelivers the envelope with a `retry_attempt`). The
+  delivery's key (`event_id`, or the `trigger_id` each command, press and modal submission gets)
+  is written to the store before acting; a key seen before is not acted on, so nothing
+  subscribes, claims or shares twice, across restarts and replicas alike. Two copies of one
+  delivery being acted on at once are settled by the store: one of them writes the key first.
+- members only: single- and multi-channel guests (`users.info` → `is_restricted` /
   `is_ultra_restricted`) get a short refusal for `/clips`, every button, the note modal and the
   Home tab. Lookups are cached (`Guests`); a failed lookup refuses too, and says so.
 """
@@ -21,11 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse, Respond
+from slack_bolt import Respond
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot.blocks import section
 from clipbot.notify import SlackPoster
+from clipbot.slack.requests import NoteSubmission
 from clipbot.slack_errors import slack_error
 from clipbot.store import Store, StoreError
 
@@ -79,50 +81,63 @@ class Guests:
         return None
 
 
-def register(
-    app: App, store: Store, guests: Guests, poster: SlackPoster, now_ms: Callable[[], int]
-) -> None:
-    """Installs both middlewares, `once` first (a repeated delivery costs no lookup)."""
+class Gate:
+    """Each delivery once, and never for a guest: see the module's docstring."""
 
-    def once(
-        req: BoltRequest, resp: BoltResponse, body: dict[str, Any], next_: Callable[[], None]
-    ) -> BoltResponse:
+    def __init__(
+        self, store: Store, guests: Guests, poster: SlackPoster, now_ms: Callable[[], int]
+    ) -> None:
+        self._store, self._guests, self._poster, self._now_ms = store, guests, poster, now_ms
+
+    def admits(
+        self, body: dict[str, Any], user: str, retry: str | None, respond: Respond | None
+    ) -> bool:
+        """Whether to act on a delivery (an acknowledged request's `body`, from `user`; `retry`
+        is Slack's retry number, if it says): True the first time it comes from a full member.
+        A repeat is dropped without a word (before any lookup); a guest is told no."""
+        return self._first(body, retry) and self._member(body, user, respond)
+
+    def _first(self, body: dict[str, Any], retry: str | None) -> bool:
         key = delivery_key(body)
-        at = now_ms()
+        if key is None:
+            return True
+        at = self._now_ms()
         try:
-            first = key is None or store.first_delivery(
-                key, at, forget_before_ms=at - DELIVERY_TTL_MS
-            )
+            first = self._store.first_delivery(key, at, forget_before_ms=at - DELIVERY_TTL_MS)
         except StoreError as exc:
             # Rather act than drop it: the listener, needing the store too, says what failed.
             log.warning("could not note delivery %s (%s): acting on it", key, exc)
-            first = True
-        if first:
-            next_()
-            return resp
-        retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
-        log.info("delivery %s came again (retry %s): acknowledged, not acted on", key, retry)
-        return BoltResponse(status=200, body="")
+            return True
+        if not first:
+            log.info("delivery %s came again (retry %s): not acted on", key, retry or "?")
+        return first
 
-    def members_only(
-        resp: BoltResponse,
-        body: dict[str, Any],
-        context: BoltContext,
-        respond: Respond | None,
-        next_: Callable[[], None],
-    ) -> BoltResponse:
+    def _member(self, body: dict[str, Any], user: str, respond: Respond | None) -> bool:
         kind = _gated(body)
-        user = context.user_id or ""
-        refusal = guests.refusal(poster, user) if kind and user else None
+        refusal = self._guests.refusal(self._poster, user) if kind and user else None
         if refusal is None:
-            next_()
-            return resp
+            return True
         why = "a guest" if refusal == GUEST_REFUSAL else "users.info failed"
         log.info("refused a %s from %s: %s", kind, user, why)
-        return _refuse(kind or "", refusal, body, user, poster, respond)
+        self._refuse(kind or "", refusal, body, user, respond)
+        return False
 
-    app.middleware(once)
-    app.middleware(members_only)
+    def _refuse(
+        self, kind: str, refusal: str, body: dict[str, Any], user: str, respond: Respond | None
+    ) -> None:
+        """Says no: on the Home tab, as an ephemeral in a submitted note's channel (the modal is
+        closed by then), or through the command's or press's response_url."""
+        try:
+            if kind == "app_home_opened":
+                self._poster.publish_home(user, {"type": "home", "blocks": [section(refusal)]})
+            elif kind == "view_submission":
+                note = NoteSubmission.from_body(body)
+                if note is not None:
+                    self._poster.ephemeral(note.channel_id, user, {"text": refusal})
+            elif respond is not None:
+                respond(text=refusal, response_type="ephemeral", replace_original=False)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("could not tell %s no: %s", user, slack_error(exc))
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
@@ -144,29 +159,3 @@ def _gated(body: dict[str, Any]) -> str | None:
     if (body.get("event") or {}).get("type") == "app_home_opened":
         return "app_home_opened"
     return None
-
-
-def _refuse(
-    kind: str,
-    refusal: str,
-    body: dict[str, Any],
-    user: str,
-    poster: SlackPoster,
-    respond: Respond | None,
-) -> BoltResponse:
-    """The acknowledgement that says no: in the command's answer, the modal's error, the
-    presser's ephemeral reply, or the Home tab."""
-    if kind == "command":
-        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": refusal})
-    if kind == "view_submission":
-        return BoltResponse(
-            status=200, body={"response_action": "errors", "errors": {"note": refusal}}
-        )
-    try:
-        if kind == "app_home_opened":
-            poster.publish_home(user, {"type": "home", "blocks": [section(refusal)]})
-        elif respond is not None:
-            respond(text=refusal, response_type="ephemeral", replace_original=False)
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        log.warning("could not tell %s no: %s", user, slack_error(exc))
-    return BoltResponse(status=200, body="")

@@ -5,19 +5,22 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 
 from clipbot.blocks import local_time
 from clipbot.home_tab import home_view
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusError
 from clipbot.slack import mutes
+from clipbot.slack.ackfirst import AckFirst
 from clipbot.slack.deps import Deps
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+    @after_ack
+    def home_opened(body: dict[str, Any], respond: Respond) -> None:
+        event = body["event"]
         if event.get("tab", "home") != "home":
             return
         deps.poster.publish_home(event["user"], home(deps, str(body.get("team_id", ""))))

@@ -50,14 +50,17 @@ class FakeSocketMode:
                 self.acked_at.setdefault(message["envelope_id"], time.monotonic())
                 self.acks.append(message)
 
-    def send(self, kind: str, payload: dict[str, Any]) -> str:
-        """Sends an envelope over the newest connection; its envelope_id."""
+    def send(self, kind: str, payload: dict[str, Any], retry_attempt: int = 0) -> str:
+        """Sends an envelope over the newest connection (`retry_attempt` > 0: Slack delivering
+        it again, as it does when no ack came in time); its envelope_id."""
         envelope_id = f"env-{next(self._ids)}"
         envelope = {
             "envelope_id": envelope_id,
             "type": kind,
             "payload": payload,
             "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
         }
         self.sent_at[envelope_id] = time.monotonic()
         self.connections[-1].send(json.dumps(envelope))

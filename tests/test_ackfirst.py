@@ -1,0 +1,141 @@
+"""Every request is acknowledged before clipbot looks anything up, writes anything or acts
+(clipbot.slack.ackfirst); the delivery key is still written before acting, so a redelivery is
+acted on once, over the real Bolt stack and a real Socket Mode connection."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from tests import test_http
+from tests.bolt import Bot, eventually
+from tests.fakes.slack import APP_TOKEN, FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
+from tests.test_http import card
+from tests.world import World
+
+world = test_http.world  # the same fixture: a subscribed C1 with the card of clip A
+
+
+class Held:
+    """Stands in for `real` and holds every call until `release` is set; `entered` is set once
+    a call came in."""
+
+    def __init__(self, real: Callable[..., Any]) -> None:
+        self.real = real
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        assert self.release.wait(10), "held call never released"
+        return self.real(*args, **kwargs)
+
+
+class TestAcknowledgedFirst:
+    def test_command_acked_while_the_guest_check_waits(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """/clips is acknowledged (empty) while users.info has not answered; the answer comes
+        through the response_url once it has."""
+        bot = Bot(world)
+        held = Held(bot.deps.guests.refusal)
+        monkeypatch.setattr(bot.deps.guests, "refusal", held)
+        ack = bot.command("")
+        assert (ack.status, ack.body) == (200, "")
+        assert held.entered.wait(5)
+        assert world.slack.responses == []
+        held.release.set()
+        assert "Gate left open" in str(bot.next_response())
+
+    def test_press_acked_before_its_delivery_is_written(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A Claim press is acknowledged while the store has not yet noted its delivery, and is
+        acted on only after that: nothing is claimed while the write is held."""
+        bot = Bot(world)
+        held = Held(world.store.first_delivery)
+        monkeypatch.setattr(world.store, "first_delivery", held)
+        ack = bot.press("clip_claim", "A", user="U2", ts=card(world).ts, block_id="triage:0")
+        assert (ack.status, ack.body) == (200, "")
+        assert held.entered.wait(5)
+        assert (world.store.card("A", "C1").owner, card(world).edits) == (None, 0)  # type: ignore[union-attr]
+        assert world.slack.called("users.info") == []  # the repeat check comes first
+        held.release.set()
+        bot.settled()
+        assert world.store.card("A", "C1").owner == "U2"  # type: ignore[union-attr]
+
+    def test_two_copies_at_once_act_once(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The same Share press delivered twice, both acknowledged before either is acted on,
+        makes one link and one thread reply: the store settles which copy acts."""
+        bot = Bot(world)
+        held = Held(world.store.first_delivery)
+        monkeypatch.setattr(world.store, "first_delivery", held)
+        for _ in range(2):
+            ack = bot.press("clip_share", "A", user="U2", ts=card(world).ts, trigger="T-twice")
+            assert (ack.status, ack.body) == (200, "")
+        held.release.set()
+        bot.settled()
+        assert len(world.rhombus.shares) == 1
+        assert len(world.slack.replies("C1", card(world).ts)) == 1
+
+    def test_failure_after_the_ack_is_told(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Work failing after the acknowledgement still gets the short answer, not silence."""
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("bug")
+
+        bot = Bot(world)
+        monkeypatch.setattr(world.store, "open_cards", broken)
+        ack = bot.command("open")
+        assert (ack.status, ack.body) == (200, "")
+        assert bot.next_response()["text"] == (
+            "Something went wrong inside clipbot; it is logged. Please try again."
+        )
+
+
+class TestSocketMode:
+    def test_redelivered_envelope_acked_and_acted_on_once(
+        self, world: World, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Over a real Socket Mode connection, a Claim press and its later redelivery (Slack's
+        `retry_attempt` 1, same trigger_id) are both acknowledged; the card is claimed once."""
+        caplog.set_level(logging.INFO, "clipbot.slack.gate")
+        socket = FakeSocketMode().start()
+        slack.socket_url = socket.url
+        bot = Bot(world)
+        handler = SocketModeHandler(bot.app, APP_TOKEN)
+        try:
+            handler.connect()  # type: ignore[no-untyped-call]
+            assert eventually(lambda: socket.connections)
+            press = {
+                "type": "block_actions",
+                "team": {"id": "T0001"},
+                "user": {"id": "U2"},
+                "channel": {"id": "C1"},
+                "container": {"type": "message", "channel_id": "C1", "message_ts": card(world).ts},
+                "trigger_id": "T-socket-1",
+                "response_url": slack.response_url(),
+                "actions": [
+                    {"action_id": "clip_claim", "block_id": "triage:0", "value": "A"},
+                ],
+            }
+            first = socket.send("interactive", press)
+            assert eventually(lambda: world.slack.replies("C1", card(world).ts))
+            again = socket.send("interactive", press, retry_attempt=1)
+            assert eventually(lambda: socket.ack_for(first) and socket.ack_for(again))
+            bot.settled()
+        finally:
+            handler.close()  # type: ignore[no-untyped-call]
+            socket.stop()
+        assert [e.action for e in world.store.events("A", "C1")] == ["claim"]
+        assert (card(world).edits, len(world.slack.replies("C1", card(world).ts))) == (1, 1)
+        assert "delivery trigger:T-socket-1 came again (retry 1): not acted on" in caplog.text
