@@ -128,6 +128,7 @@ class TestLostThreadReplies:
         (card,) = world.slack.posts("C1")
         bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
         eventually(lambda: card.edits == 1 and replies_in(world))
+        bot.settled()  # the press's own work has given the line up as in doubt
         assert [r.key for r in world.store.replies_in_doubt()] == ["press:C1:A:1"]
         world.poller.poll_once()
         assert world.store.replies_in_doubt() == []
@@ -141,6 +142,7 @@ class TestLostThreadReplies:
         (card,) = world.slack.posts("C1")
         bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
         eventually(lambda: card.edits == 1 and world.store.replies_in_doubt())
+        bot.settled()  # the press's own work has given the line up as in doubt
         assert replies_in(world) == []
         world.poller.poll_once()
         world.poller.poll_once()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -300,13 +301,17 @@ def free_port() -> int:
 
 
 class TestHttpMode:
-    def test_signed_command_over_http(self, run_env: dict[str, str], tmp_path: Path) -> None:
-        """With CLIPBOT_HTTP_PORT the app serves signed requests and refuses unsigned ones."""
+    def test_signed_command_over_http(
+        self, run_env: dict[str, str], slack: FakeSlack, tmp_path: Path
+    ) -> None:
+        """With CLIPBOT_HTTP_PORT the app acknowledges signed requests at once (200, empty),
+        answers them through their response_url, and refuses unsigned ones."""
         port = free_port()
         bot = Process(["run"], {**run_env, "CLIPBOT_HTTP_PORT": str(port)}, tmp_path)
         try:
             url = f"http://127.0.0.1:{port}/slack/events"
-            body = "team_id=T0001&channel_id=C1&user_id=U1&command=%2Fclips&text=help&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fr"
+            answer = quote(slack.response_url(), safe="")
+            body = f"team_id=T0001&channel_id=C1&user_id=U1&command=%2Fclips&text=help&response_url={answer}"
 
             def post(headers: dict[str, str]) -> httpx.Response | None:
                 try:
@@ -315,8 +320,9 @@ class TestHttpMode:
                     return None
 
             good = eventually(lambda: post(sign(body, int(time.time()))), timeout=30)
-            assert good is not None and good.status_code == 200, bot.stderr
-            assert good.json()["text"].startswith("*Usage:* `/clips [what]`")
+            assert good is not None and (good.status_code, good.text) == (200, ""), bot.stderr
+            assert eventually(lambda: slack.responses, timeout=10), bot.stderr
+            assert slack.responses[0]["text"].startswith("*Usage:* `/clips [what]`")
             bad = post(sign(body, int(time.time()), "not-the-secret"))
             assert bad is not None and bad.status_code == 401
         finally:
