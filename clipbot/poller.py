@@ -94,7 +94,6 @@ class Poller:
         # Whether this replica still leads (see clipbot.leader): one that lost the lease stops
         # between two posts, like a shutdown, and leaves the rest to the new leader.
         self.leading: Callable[[], bool] = lambda: True
-        self._skipped_seen = 0  # the client's odd-record count already added to the store
         self.thumbnails = Thumbnails(store, rhombus, poster, now_ms)
         self._progress_ms = 0  # when this cycle's delivery was last written down
         self._progress_lock = threading.Lock()
@@ -133,9 +132,7 @@ class Poller:
         return result
 
     def _count_skipped(self) -> None:
-        total = self.rhombus.skipped_records
-        self.store.add_skipped(total - self._skipped_seen)
-        self._skipped_seen = total
+        self.store.note_odd_records(self.rhombus.new_odd_records(), self.now_ms())
 
     # -- new clips --------------------------------------------------------------------------
 

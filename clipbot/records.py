@@ -131,12 +131,20 @@ class OddRecords:
     def __init__(self) -> None:
         self._keys: dict[str, None] = {}
         self._count = 0
+        self._new: list[str] = []  # keys set aside since `take_new` was last called
         self._lock = threading.Lock()
 
     @property
     def count(self) -> int:
         """Distinct odd records set aside since this was created."""
         return self._count
+
+    def take_new(self) -> list[str]:
+        """The keys of the odd records first set aside since the last call (for the store,
+        which counts each record once across restarts)."""
+        with self._lock:
+            new, self._new = self._new, []
+        return new
 
     def set_aside(self, record: Any) -> str:
         """Notes one odd record (a warning and a count the first time it is seen); its key."""
@@ -146,6 +154,7 @@ class OddRecords:
                 return key
             self._keys[key] = None
             self._count += 1
+            self._new.append(key)
             if len(self._keys) > self.REMEMBERED:
                 del self._keys[next(iter(self._keys))]
         log.warning("rhombus feed: set aside saved clip %s: %s", key, why)

@@ -208,6 +208,11 @@ class RhombusClient:
         aside since it was created; each was logged once as a warning."""
         return self._odd.count
 
+    def new_odd_records(self) -> list[str]:
+        """Keys (uuid, else a digest of the JSON) of the odd records first set aside since the
+        last call."""
+        return self._odd.take_new()
+
     def clips_since(self, since_ms: int) -> list[Clip]:
         """Every clip saved at or after `since_ms`, oldest first, each once."""
         return self._feed.clips_since(since_ms)

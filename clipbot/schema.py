@@ -210,4 +210,12 @@ MIGRATIONS = (
     """
     ALTER TABLE cards ADD COLUMN digest_of TEXT;
     """,
+    # 18: the odd feed records set aside, each once by its key, so a restart reading one again
+    # does not count it again (health.skipped_records keeps the count from before this).
+    """
+    CREATE TABLE odd_records (
+        record_key TEXT PRIMARY KEY,
+        seen_at_ms INTEGER NOT NULL
+    );
+    """,
 )

@@ -339,3 +339,8 @@ class TestHealth:
         health = world.store.health(0)
         assert (health.skipped_records, world.posted_uuids("C1")) == (1, ["A"])
         assert "Odd feed records skipped in all: 1" in health_lines(health, world.now[0], 30)
+        world.restart()  # a new process reads the same odd record again: not a new one
+        world.rhombus.add(clip("B", T0 + 3))
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A", "B"]
+        assert world.store.health(0).skipped_records == 1

@@ -248,8 +248,8 @@ def test_health(store: Store) -> None:
     store.record_success(10)
     store.record_error(11, "Rhombus down")
     store.record_error(11, "Rhombus down")
-    store.add_skipped(2)
-    store.add_skipped(1)
+    store.note_odd_records(["ODD-1", "ODD-2"], 11)
+    store.note_odd_records(["ODD-2", "ODD-3"], 12)  # ODD-2 seen again (after a restart, say)
     store.record_progress(12)
     assert store.health(0) == Health(
         last_outcome=PollOutcome.FAILED,

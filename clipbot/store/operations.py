@@ -105,8 +105,9 @@ class OperationsStore(Protocol):
         """A cycle failed (Rhombus, or posting to some channel): `error` says why."""
         ...
 
-    def add_skipped(self, count: int) -> None:
-        """Counts odd feed records set aside (no createdAtMs or uuid)."""
+    def note_odd_records(self, keys: list[str], at_ms: int) -> None:
+        """Counts odd feed records set aside (no usable createdAtMs or uuid), by their key
+        (uuid, else a digest of the record): each once, across restarts too."""
         ...
 
     def health(self, posted_since_ms: int) -> Health:

@@ -225,18 +225,20 @@ class SqlStore(
                 (error, at_ms, PollOutcome.FAILED.value),
             )
 
-    def add_skipped(self, count: int) -> None:
-        """Counts odd feed records set aside (no createdAtMs or uuid)."""
-        if count > 0:
+    def note_odd_records(self, keys: list[str], at_ms: int) -> None:
+        """Counts odd feed records set aside, by key: each once, however often it is seen."""
+        if keys:
             with self._db.transaction() as db:
-                db.run(
-                    "UPDATE health SET skipped_records = skipped_records + ? WHERE id = 1",
-                    (count,),
+                db.many(
+                    "INSERT INTO odd_records (record_key, seen_at_ms) VALUES (?, ?)"
+                    " ON CONFLICT (record_key) DO NOTHING",
+                    [(key, at_ms) for key in keys],
                 )
 
     def health(self, posted_since_ms: int) -> Health:
         with self._db.reading() as db:
             row = db.one("SELECT * FROM health WHERE id = 1")
+            odd = int(db.scalar("SELECT COUNT(*) FROM odd_records") or 0)
         assert row is not None  # the first migration inserts it
         subs = self.subscriptions()
         return Health(
@@ -247,7 +249,8 @@ class SqlStore(
             last_error_ms=row["last_error_ms"],
             last_progress_ms=row["last_progress_ms"],
             position_ms=self.position(),
-            skipped_records=row["skipped_records"],
+            # (the column holds what was counted before records were kept by key)
+            skipped_records=row["skipped_records"] + odd,
             posted_since=self.posted_since(posted_since_ms),
             posted_total=self.posted_since(0),
             broken=tuple(s for s in subs if s.broken),
