@@ -98,20 +98,28 @@ def restart_and_check(world: World, death: Death) -> None:
     assert world.store.in_doubt() == []
 
 
-def dying_post(world: World, death: Death, when: Callable[[int], bool], after: bool) -> None:
-    """chat.postMessage number n (from 1) kills the process when `when(n)`: before Slack gets
-    it, or after (Slack has it, the answer is lost)."""
+def dying_post(world: World, death: Death, at: int, after: bool) -> None:
+    """chat.postMessage number `at` (from 1) kills the process, once the posts before it are
+    answered: before Slack gets it, or after (Slack has it, the answer is lost). Posts started
+    after it never reach Slack."""
     post: Callable[..., Any] = world.poster.post
-    count, lock = [0], threading.Lock()
+    count, answered, turn = [0], [0], threading.Condition()
 
     def posting(*args: Any, **kwargs: Any) -> Any:
-        with lock:
+        with turn:
             count[0] += 1
             n = count[0]
-        if when(n) and not after:
+            if n == at:
+                turn.wait_for(lambda: answered[0] >= at - 1, timeout=10)
+        if n > at:
+            raise Crash  # dead, or about to be: this one was never sent
+        if n == at and not after:
             death.now()
         sent = post(*args, **kwargs)
-        if when(n):
+        with turn:
+            answered[0] += 1
+            turn.notify_all()
+        if n == at:
             death.now()
         return sent
 
@@ -142,7 +150,7 @@ def test_crash_after_the_batch_reservation_before_any_post(world: World) -> None
     """Dead once every first message is reserved and none is posted: on restart each is in
     doubt, looked for in its channel, not found, and posted once."""
     death = Death(world)
-    dying_post(world, death, lambda n: n == 1, after=False)
+    dying_post(world, death, 1, after=False)
     with pytest.raises(Crash):
         world.poller.poll_once()
     in_doubt = {(c.channel_id, c.clip.uuid) for c in world.store.in_doubt()}
@@ -159,7 +167,7 @@ def test_crash_mid_batch_after_some_posts(world: World, after: bool) -> None:
     """Dead at the third post (before Slack got it, or after with its answer lost), two posted
     and confirmed, the other reservations of the batch never tried: each found or posted once."""
     death = Death(world)
-    dying_post(world, death, lambda n: n == 3, after=after)
+    dying_post(world, death, 3, after=after)
     with pytest.raises(Crash):
         world.poller.poll_once()
     assert posts(world) == (3 if after else 2)
