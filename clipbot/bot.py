@@ -19,7 +19,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clipbot import health, jobs, pruning, triage, wiring, wsgi
+from clipbot import duties, health, jobs, wiring, wsgi
 from clipbot.config import ConfigError, Settings
 from clipbot.leader import Leadership, Role
 from clipbot.metrics import Metrics
@@ -33,13 +33,10 @@ from clipbot.slack.http import slack_wsgi
 from clipbot.slack_errors import slack_credentials_problem
 from clipbot.stopping import GRACE_S, Busy, ListenerPool, Stop, abandon
 from clipbot.store import Store, StoreOpenError, StoreUnavailable, open_store
-from clipbot.summary import DailySummary
 from clipbot.video import MB, VideoDesk
 
 log = logging.getLogger(__name__)
 
-SUMMARY_EVERY_S = 30  # how often the summary job looks whether a summary is due
-LEADER_JOBS = ("poll", "remind", "summary")
 # Socket Mode envelopes dispatched at once. Dispatching only acknowledges (Python work, no I/O:
 # the listeners' work goes to the ListenerPool), so more threads would only take turns at the
 # interpreter; two keep a rare slow dispatch (Bolt's first auth.test) from holding up the rest.
@@ -139,9 +136,9 @@ class Bot:
         self.listeners = ListenerPool(self.busy)
         secret = settings.slack_signing_secret.reveal()
         self.app = build_app(self.deps, web, secret, listener_executor=self.listeners)
-        self.scheduler = jobs.scheduler(self._jobs(), self.busy)
+        self.scheduler = jobs.scheduler(duties.background_jobs(self), self.busy)
         # A new leader does the leader's work at once rather than at the jobs' next slots.
-        leader_jobs = [name for name in LEADER_JOBS if self.scheduler.get_job(name)]
+        leader_jobs = [name for name in duties.LEADER_JOBS if self.scheduler.get_job(name)]
         self.leadership.on_elected = lambda: jobs.run_now(self.scheduler, leader_jobs)
         self._started = self._closed = False
         self._close_health: Callable[[], None] = lambda: None
@@ -163,50 +160,6 @@ class Bot:
             now_ms=self.clock,
             access=self.settings.access,
         )
-
-    def _jobs(self) -> dict[str, jobs.Every]:
-        """The background jobs: the lease on every replica; the rest only on the leader."""
-        settings, only = self.settings, self.leadership.only
-        named = {
-            "lease": jobs.Every(self.leadership.renew, self.leadership.renew_every_s, True),
-            "poll": jobs.Every(only(self.poll), settings.poll_seconds, True),
-        }
-        if settings.remind_minutes > 0:
-            remind = lambda: triage.remind_unclaimed(  # noqa: E731
-                self.store, self.poster, minutes=settings.remind_minutes, now_ms=self.clock
-            )
-            # every poll interval, so a reminder is at most one poll interval late
-            named["remind"] = jobs.Every(only(remind), settings.poll_seconds)
-        prune = lambda: pruning.prune(self.store, self.clock())  # noqa: E731
-        named["prune"] = jobs.Every(only(prune), pruning.PRUNE_EVERY_S)
-        if settings.summary_at is not None:
-            daily = DailySummary(
-                self.store,
-                self.poster,
-                at=settings.summary_at,
-                zone=settings.timezone,
-                now_ms=self.clock,
-            )
-            # at_once: a bot started less than an hour late posts at once
-            named["summary"] = jobs.Every(only(daily.run), SUMMARY_EVERY_S, at_once=True)
-        return named
-
-    def poll(self) -> None:
-        """One poll cycle as the poll job runs it: measured, logged when it did something."""
-        with self.metrics.cycle() as done:
-            result = self.poller.poll_once()
-            done(result.posted, bool(result.failed))
-        if result.posted or result.updated or result.broken:
-            log.info(
-                "poll posted=%d digests=%d updated=%d broken=%d failed=%d",
-                result.posted,
-                result.digests,
-                result.updated,
-                len(result.broken),
-                len(result.failed),
-            )
-        if result.failed:
-            raise jobs.Failing("; ".join(result.failed))
 
     def credentials_problem(self) -> str | None:
         """Which credential Slack or Rhombus refuses, in words; None when both are accepted

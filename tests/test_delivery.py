@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,26 @@ class TestLostAnswers:
             "event_payload": {"digest": uuids[0], "clip_count": 300},
         }
         assert (world.store.in_doubt(), world.posted_uuids("C1")) == ([], uuids)
+        assert {c.ts for c in world.store.cards("C1")} == {digest.ts}
+
+    def test_a_digest_an_older_release_left_in_doubt_is_found_by_its_uuids(
+        self, world: World
+    ) -> None:
+        """A digest in doubt across an upgrade (its clips stored with no key, its metadata
+        listing their uuids, as before) is still found and confirmed, not posted again."""
+        world.subscribe("C1")
+        world.rhombus.add(*(clip(f"K{i}", T0 + i) for i in range(5)))
+        world.slack.lose_answers("chat.postMessage")
+        world.poller.poll_once()
+        (digest,) = world.slack.posts("C1")
+        digest.metadata = {  # what the older release sent
+            "event_type": "clipbot_digest",
+            "event_payload": {"clip_uuids": [f"K{i}" for i in range(5)]},
+        }
+        with sqlite3.connect(world.path) as db:
+            db.execute("UPDATE cards SET digest_of = NULL")
+        world.poller.poll_once()
+        assert (len(world.slack.posts("C1")), world.store.in_doubt()) == (1, [])
         assert {c.ts for c in world.store.cards("C1")} == {digest.ts}
 
     def test_digest_found_after_a_crash_mid_confirm(self, world: World) -> None:

@@ -31,7 +31,14 @@ from clipbot.state import (
     TriageEvent,
     VideoFile,
 )
-from clipbot.store import SqliteStore, Store, StoreConflict, StoreOpenError, open_store
+from clipbot.store import (
+    SqliteStore,
+    Store,
+    StoreConflict,
+    StoreOpenError,
+    StoreUnavailable,
+    open_store,
+)
 from clipbot.store.codec import clip_from_text, clip_to_text
 from clipbot.store.postgres import PostgresStore
 
@@ -612,3 +619,27 @@ def test_thumbnails(store: Store) -> None:
     store.confirm("C1", ["A", "D", "S"], "1.000001")
     assert [c.clip.uuid for c in store.missing_thumbnails(CARD.posted_at_ms)] == ["D"]
     assert store.missing_thumbnails(CARD.posted_at_ms + 1) == []
+
+
+def test_a_quick_read_gives_up_while_sqlite_is_busy(tmp_path: Path) -> None:
+    """A read given `wait_s` (as /readyz and /metrics ask) raises StoreUnavailable once that
+    long has passed while another thread's transaction holds the database, instead of waiting."""
+    store = SqliteStore(str(tmp_path / "s.db"))
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._db.transaction():  # type: ignore[attr-defined]  # a long write, say
+            entered.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(5)
+        with pytest.raises(StoreUnavailable, match=r"busy for 0\.05s"):
+            store.position(wait_s=0.05)
+    finally:
+        release.set()
+        holder.join()
+    assert store.position(wait_s=0.05) is None
+    store.close()
