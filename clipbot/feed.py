@@ -92,16 +92,30 @@ class Feed:
         self._inclusive = False  # pageTimestampMs proved to be an inclusive bound
         self._warned: set[tuple[str, int | None]] = set()
 
-    def clips_since(self, since_ms: int) -> list[Clip]:
-        """Every clip saved at or after `since_ms` (ms), oldest first, each once."""
+    def clips_since(
+        self, since_ms: int, read: Callable[[list[Clip]], object] = lambda clips: None
+    ) -> list[Clip]:
+        """Every clip saved at or after `since_ms` (ms), oldest first, each once.
+
+        `read(clips)` hears of those clips a page at a time, as soon as each page is read (in
+        the walk's order: newest first in a newest-first feed), each clip once: work on them
+        can start while the walk goes on. The list returned is the walk's whole answer.
+        """
+
+        def since(clips: list[Clip]) -> None:
+            read([c for c in clips if c.created_at_ms >= since_ms])
+
         first = None if self._order else self._get(None)
         order = self._order or self._learn_order(first)
         if order == "asc":
-            walk: Iterable[Clip] = self._walk("asc", since_ms if since_ms > 0 else None)
+            walk: Iterable[Clip] = self._walk(
+                "asc", since_ms if since_ms > 0 else None, pages=since
+            )
         elif order == "desc":
-            walk = self._walk("desc", None, first, stop=lambda last: last < since_ms)
+            walk = self._walk("desc", None, first, stop=lambda last: last < since_ms, pages=since)
         else:  # the whole feed is on its first page
-            walk = first.clips if first else []
+            walk = list(_unique(first.clips)) if first else []
+            since(list(walk))
         found = {c.uuid: c for c in walk if c.created_at_ms >= since_ms}
         return sorted(found.values(), key=lambda c: (c.created_at_ms, c.uuid))
 
@@ -152,9 +166,11 @@ class Feed:
         start_ms: int | None,
         first: Page | None = None,
         stop: Callable[[int], bool] = lambda last: False,
+        pages: Callable[[list[Clip]], object] = lambda clips: None,
     ) -> Iterator[Clip]:
         """Clips from `start_ms` on (None: the feed's own start) in `order`, each once, until
-        the feed ends or `stop(last timestamp read)`."""
+        the feed ends or `stop(last timestamp read)`; `pages(clips)` hears of each page's new
+        ones before they are given."""
         step = -1 if order == "desc" else 1
         need, seen, stale = start_ms, set[str](), 0
         page, at = first, None
@@ -164,7 +180,9 @@ class Feed:
             # Clips behind `need` were read already, or came late (the poller looks back for them).
             ahead = [c for c in page.clips if need is None or (c.created_at_ms - need) * step >= 0]
             ahead.sort(key=lambda c: c.created_at_ms * step)
-            yield from (c for c in ahead if c.uuid not in seen)
+            fresh = [c for c in ahead if c.uuid not in seen]
+            pages(fresh)
+            yield from fresh
             news = {c.uuid for c in ahead} | set(page.odd)
             stale = 0 if news - seen else stale + 1
             seen |= news

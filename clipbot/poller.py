@@ -3,7 +3,13 @@
 The cycle is a pipeline: settle what is in doubt → **fetch** (the feed from the furthest-behind
 subscription, camera names) → **plan** (pure, `clipbot.plan`) → **enrich** (who saved it,
 thumbnails) → **deliver** (reserve → post → confirm, `clipbot.delivery`) → **advance** (pure:
-each subscription's new position, written last). Then cards of unfinished clips are redrawn.
+each subscription's new position, written last). Then posted cards are brought up to date
+(`clipbot.refresh`).
+
+Read-ahead: a channel with more waiting clips than the digest threshold gets ONE digest, so no
+card goes before the walk has counted them, whatever the feed's order; but each page read starts
+the thumbnails (`clipbot.thumbnails`) of the clips a channel would get as cards, while its count
+stays within the threshold (a backlog headed for a digest wastes at most threshold + 1 uploads).
 """
 
 from __future__ import annotations
@@ -14,27 +20,26 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
-from clipbot import blocks, delivery, lines, logs, plan
+from clipbot import delivery, enrich, lines, logs, plan
 from clipbot.access import Access
 from clipbot.delivery import ChannelOutcome
 from clipbot.notify import SlackPoster
-from clipbot.plan import Batch, wants
+from clipbot.plan import wants
+from clipbot.quiet import Mute
 from clipbot.records import Clip
-from clipbot.redraw import redraw
+from clipbot.refresh import Refresh
 from clipbot.rhombus import RhombusClient, RhombusError
-from clipbot.state import Card, CardKind, Subscription
+from clipbot.state import Card, Subscription
 from clipbot.store import Store
-from clipbot.thumbnails import Thumbnails, with_thumbnail
+from clipbot.thumbnails import Thumbnails, Uploads, with_thumbnail
 
 __all__ = ["CycleResult", "Poller", "wants"]
 
 log = logging.getLogger(__name__)
 
-RECHECK_MS = 24 * 3_600_000  # how long an unfinished clip's card keeps being re-checked
-UNSHOWN_DAYS = 7  # how long a card whose edit failed keeps being drawn again
 # How often a cycle still delivering writes down that it is (see Store.record_progress).
 PROGRESS_EVERY_MS = 5_000
 # Channels posted at once. Slack takes about one chat.postMessage per second per channel (bursts
@@ -44,10 +49,6 @@ PROGRESS_EVERY_MS = 5_000
 # and at most 16 posts a round trip (~100 ms against slack.com) stays near the workspace's
 # sustained pace whatever the number of channels.
 POST_CONCURRENCY = 16
-# Thumbnails fetched from Rhombus and uploaded to Slack at once, ahead of the posts that show them:
-# one takes about three round trips (the media GET, files.getUploadURLExternal with the upload,
-# files.completeUploadExternal) to a post's one, so 3 per channel posting keep ahead of the posts.
-THUMBNAIL_CONCURRENCY = 3 * POST_CONCURRENCY
 
 
 @dataclass
@@ -95,6 +96,16 @@ class Poller:
         # between two posts, like a shutdown, and leaves the rest to the new leader.
         self.leading: Callable[[], bool] = lambda: True
         self.thumbnails = Thumbnails(store, rhombus, poster, now_ms)
+        self.refresh = Refresh(
+            store,
+            rhombus,
+            poster,
+            self.thumbnails,
+            console_url=console_url,
+            access=self.access,
+            video_max_bytes=video_max_bytes,
+            now_ms=now_ms,
+        )
         self._progress_ms = 0  # when this cycle's delivery was last written down
         self._progress_lock = threading.Lock()
 
@@ -124,11 +135,7 @@ class Poller:
         if subs:
             self._new_clips(subs, result, dry_run)
         if not dry_run:
-            self._refresh_unfinished(result)
-            result.updated += self.thumbnails.add_missing(self._redraw)
-            result.updated += self.thumbnails.show_pending(self.now_ms() - RECHECK_MS, self._redraw)
-            result.updated += lines.show_counts(self.store, self._redraw)
-            self._redraw_unshown(result)
+            result.updated += self.refresh.run()
         return result
 
     def _count_skipped(self) -> None:
@@ -137,8 +144,21 @@ class Poller:
     # -- new clips --------------------------------------------------------------------------
 
     def _new_clips(self, subs: list[Subscription], result: CycleResult, dry_run: bool) -> None:
-        result.window_ms = plan.window_start(subs)
-        clips = self.rhombus.clips_since(result.window_ms)
+        # Thumbnails are fetched and uploaded (once per clip, oldest first) from the moment the
+        # feed's pages come in, and while the channels post: each card waits only for its own.
+        uploads = None if dry_run else self.thumbnails.uploads()
+        try:
+            self._fetch_and_deliver(subs, result, uploads)
+        finally:
+            if uploads is not None:
+                uploads.close()
+
+    def _fetch_and_deliver(
+        self, subs: list[Subscription], result: CycleResult, uploads: Uploads | None
+    ) -> None:
+        window = result.window_ms = plan.window_start(subs)
+        ahead = self._read_ahead(subs, window, uploads) if uploads else None
+        clips = self.rhombus.clips_since(window, ahead or (lambda clips: None))
         names = {c.uuid: self.rhombus.camera_names(c.camera_ids) for c in clips}
         mutes = self.store.mutes(clips[0].created_at_ms - 1) if clips else []
         planned = plan.plan(
@@ -158,27 +178,24 @@ class Poller:
             for b in batches
             if not b.digest
         }
-        if dry_run:
-            result.planned = [self._describe(b, joins.get(b.channel_id, {})) for b in batches]
+        if uploads is None:  # a dry run
+            result.planned = [enrich.describe(b, joins.get(b.channel_id, {})) for b in batches]
             return
         if planned.held:
             self.store.hold((m.id, c.uuid, c.created_at_ms) for m, c in planned.held)
-        # Thumbnails are fetched and uploaded (once per clip, oldest first) while the channels
-        # post: each card waits only for its own thumbnail.
-        thumbnails = ThreadPoolExecutor(THUMBNAIL_CONCURRENCY, thread_name_prefix="thumbnail")
-        try:
-            cards, uploads = self._enrich(batches, names, joins, thumbnails)
-            # Every channel's first message written down at once: one wait for the disk.
-            ahead = delivery.reserve_first(self.store, cards) if self._carry_on() else set()
+        shown = {c.uuid: c for b in batches if not b.digest for c in b.clips}
+        thumbnails = {uuid: uploads.start(clip) for uuid, clip in shown.items()}
+        uploads.drop_except(set(thumbnails))  # read ahead but not shown (in a digest, say)
+        cards = enrich.cards(batches, names, joins, self.rhombus, self.now_ms())
+        # Every channel's first message written down at once: one wait for the disk.
+        first = delivery.reserve_first(self.store, cards) if self._carry_on() else set()
 
-            def deliver(channel_cards: list[Card]) -> ChannelOutcome:
-                sub = by_channel[channel_cards[0].channel_id]
-                return self._deliver(channel_cards, sub, uploads, sub.channel_id in ahead)
+        def deliver(channel_cards: list[Card]) -> ChannelOutcome:
+            sub = by_channel[channel_cards[0].channel_id]
+            return self._deliver(channel_cards, sub, thumbnails, sub.channel_id in first)
 
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="post") as pool:
-                outcomes = list(pool.map(logs.carried(deliver), cards))
-        finally:
-            thumbnails.shutdown(wait=True, cancel_futures=True)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="post") as pool:
+            outcomes = list(pool.map(logs.carried(deliver), cards))
         for outcome in outcomes:
             result.posted += outcome.posted
             result.digests += outcome.digests
@@ -206,6 +223,34 @@ class Poller:
             for s in subs
         }
 
+    def _read_ahead(
+        self, subs: list[Subscription], window_ms: int, uploads: Uploads
+    ) -> Callable[[list[Clip]], None]:
+        """What the feed's walk hears each page's clips with: the clips each channel would get
+        as cards (planned as the cycle plans, a page at a time) have their thumbnails started,
+        while the channel's count so far stays within the digest threshold."""
+        counts: dict[str, int] = defaultdict(int)
+        mutes: list[Mute] | None = None
+
+        def read(clips: list[Clip]) -> None:
+            nonlocal mutes
+            if not clips:
+                return
+            if mutes is None:  # those of the whole window: a clip a mute holds is not shown
+                mutes = self.store.mutes(window_ms - 1)
+            clips = sorted(clips, key=lambda c: (c.created_at_ms, c.uuid))
+            names = {c.uuid: self.rhombus.camera_names(c.camera_ids) for c in clips}
+            posted = self._posted(subs, clips)
+            # A page's clips never make a digest here: the cycle's plan decides that.
+            page = plan.plan(subs, clips, names, posted, len(clips), zone=self.zone, mutes=mutes)
+            for batch in page.batches:
+                counts[batch.channel_id] += len(batch.clips)
+                if counts[batch.channel_id] <= self.digest_threshold:
+                    for clip in batch.clips:
+                        uploads.start(clip)
+
+        return read
+
     def _progress(self) -> None:
         """A card went out: written down at most every PROGRESS_EVERY_MS, so a cycle that drains
         a long backlog reads as alive (see clipbot.health) before it finishes."""
@@ -223,15 +268,6 @@ class Poller:
             at = card.clip.created_at_ms
             held[card.channel_id] = min(at, held.get(card.channel_id, at))
         return held
-
-    def _describe(self, batch: Batch, joins: dict[str, str]) -> str:
-        if batch.digest:
-            return f"{batch.channel_id}: a digest of {len(batch.clips)} clips"
-        return "\n".join(
-            f"{batch.channel_id}: {blocks.title_of(c)} ({c.uuid})"
-            + (f" in the thread of {joins[c.uuid]}" if c.uuid in joins else "")
-            for c in batch.clips
-        )
 
     def _carry_on(self) -> bool:
         """Whether delivery goes on: the process is not stopping and this replica leads."""
@@ -261,88 +297,3 @@ class Poller:
             )
 
     # -- enrich -------------------------------------------------------------------------------
-
-    def _enrich(
-        self,
-        batches: list[Batch],
-        names: dict[str, tuple[str, ...]],
-        joins: dict[str, dict[str, str]],
-        pool: ThreadPoolExecutor,
-    ) -> tuple[list[list[Card]], dict[str, Future[str | None]]]:
-        """Cards (and thread lines, for clips in `joins`: channel → clip uuid → its card's)
-        with every fact but the thumbnail filled in, and each one's thumbnail upload (clip uuid
-        → its Slack file ID to come): one per clip, shared by channels, started on `pool`
-        oldest clip first."""
-        now = self.now_ms()
-        shown = sorted(
-            {c.uuid: c for b in batches if not b.digest for c in b.clips}.values(),
-            key=lambda c: (c.created_at_ms, c.uuid),
-        )
-        thumbnail = logs.carried(self.thumbnails.file_of)
-        thumbnails = {clip.uuid: pool.submit(thumbnail, clip) for clip in shown}
-        found = []
-        for batch in batches:
-            cards = []
-            for clip in batch.clips:
-                group_of = joins.get(batch.channel_id, {}).get(clip.uuid)
-                kind = CardKind.LINE if group_of else CardKind.CARD
-                cards.append(
-                    Card(
-                        clip=clip,
-                        channel_id=batch.channel_id,
-                        posted_at_ms=now,
-                        kind=CardKind.DIGEST if batch.digest else kind,
-                        group_of=group_of,
-                        camera_names=names[clip.uuid],
-                        saved_by=self._saved_by(clip),
-                    )
-                )
-            found.append(cards)
-        return found, thumbnails
-
-    def _saved_by(self, clip: Clip) -> str | None:
-        try:
-            return self.rhombus.user_name(clip.user_uuid)
-        except RhombusError as exc:
-            log.warning("could not look up who saved clip %s: %s", clip.uuid, exc)
-            return None
-
-    # -- status changes -------------------------------------------------------------------------
-
-    def _refresh_unfinished(self, result: CycleResult) -> None:
-        by_clip: dict[str, list[Card]] = defaultdict(list)
-        for card in self.store.unfinished(self.now_ms() - RECHECK_MS):
-            by_clip[card.clip.uuid].append(card)
-        for uuid, cards in by_clip.items():
-            try:
-                clip = self.rhombus.clip(uuid)
-            except RhombusError as exc:
-                log.warning("could not re-check clip %s: %s", uuid, exc)
-                continue
-            if clip is None or clip.status == cards[0].clip.status:
-                continue
-            thumbnail = self.thumbnails.file_of(clip)
-            for card in cards:
-                self.store.refresh(replace(card, clip=clip, thumbnail_file_id=thumbnail))
-                self._redraw(card)
-                result.updated += 1
-
-    def _redraw_unshown(self, result: CycleResult) -> None:
-        """Draws again the week's cards whose last edit failed (a press's, say), so none keeps
-        showing a state it left; not in channels that refuse posts (broken)."""
-        broken = {s.channel_id for s in self.store.subscriptions() if s.broken}
-        for card in self.store.unshown(self.now_ms() - UNSHOWN_DAYS * 86_400_000):
-            if card.channel_id not in broken:
-                result.updated += self._redraw(card, unshown_only=True)
-
-    def _redraw(self, card: Card, *, unshown_only: bool = False) -> bool:
-        return redraw(
-            self.store,
-            self.poster,
-            card.clip.uuid,
-            card.channel_id,
-            self.console_url,
-            share=self.access.share_shown,
-            video_max_bytes=self.video_max_bytes,
-            unshown_only=unshown_only,
-        )

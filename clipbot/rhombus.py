@@ -213,9 +213,12 @@ class RhombusClient:
         last call."""
         return self._odd.take_new()
 
-    def clips_since(self, since_ms: int) -> list[Clip]:
-        """Every clip saved at or after `since_ms`, oldest first, each once."""
-        return self._feed.clips_since(since_ms)
+    def clips_since(
+        self, since_ms: int, read: Callable[[list[Clip]], object] = lambda clips: None
+    ) -> list[Clip]:
+        """Every clip saved at or after `since_ms`, oldest first, each once; `read(clips)` hears
+        of them a page at a time as the feed is read (see Feed.clips_since)."""
+        return self._feed.clips_since(since_ms, read)
 
     def recent(self, before_ms: int | None = None) -> Iterator[Clip]:
         """Saved clips newest first (at or before `before_ms`), each once, a page at a time."""

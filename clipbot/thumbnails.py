@@ -1,21 +1,29 @@
 """A clip's thumbnail on its cards: fetched from Rhombus's media server and uploaded to Slack
-once per clip, shared by every card that shows it; asked for again, for a while, when the media
-server did not have it yet; shown by a redraw when Slack was not ready to show it at first."""
+once per clip, shared by every card that shows it, the oldest clip first on a pool of workers
+that starts while the feed is still being read and keeps ahead of the posts; asked for again,
+for a while, when the media server did not have it yet; shown by a redraw when Slack was not
+ready to show it at first."""
 
 from __future__ import annotations
 
+import heapq
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 
-from clipbot import blocks
+from clipbot import blocks, logs
 from clipbot.notify import SlackPoster
 from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient
 from clipbot.state import Card, CardKind
 from clipbot.store import Store
 
+# Thumbnails fetched and uploaded at once: one takes about three round trips (the media GET,
+# files.getUploadURLExternal with the upload, files.completeUploadExternal) to a card's one, so
+# 3 for each channel posting at once (clipbot.poller.POST_CONCURRENCY, 16) keep ahead of the posts.
+THUMBNAIL_CONCURRENCY = 48
 # How long, and how often, the media server is asked again for a thumbnail it did not have yet
 # when the card went out.
 THUMBNAIL_WAIT_MS = 30 * 60_000
@@ -26,9 +34,15 @@ class Thumbnails:
     """Clips' thumbnails in Slack, for the poller."""
 
     def __init__(
-        self, store: Store, rhombus: RhombusClient, poster: SlackPoster, now_ms: Callable[[], int]
+        self,
+        store: Store,
+        rhombus: RhombusClient,
+        poster: SlackPoster,
+        now_ms: Callable[[], int],
+        workers: int = THUMBNAIL_CONCURRENCY,
     ) -> None:
         self.store, self.rhombus, self.poster, self.now_ms = store, rhombus, poster, now_ms
+        self.workers = workers
         self._asked: dict[str, int] = {}  # clip uuid -> when its media was last asked (ms)
 
     def file_of(self, clip: Clip) -> str | None:
@@ -46,6 +60,10 @@ class Thumbnails:
         if file_id:
             self.store.save_thumbnail(clip.uuid, file_id, self.now_ms())
         return file_id
+
+    def uploads(self) -> Uploads:
+        """A poll cycle's uploads, on `workers` threads of their own (close() it after)."""
+        return Uploads(logs.carried(self.file_of), self.workers)
 
     def add_missing(self, redraw: Callable[[Card], bool]) -> int:
         """Asks the media server again, for THUMBNAIL_WAIT_MS after posting, for thumbnails it
@@ -77,3 +95,77 @@ def with_thumbnail(card: Card, uploads: dict[str, Future[str | None]]) -> Card:
     if upload is None or card.kind is CardKind.DIGEST:
         return card
     return replace(card, thumbnail_file_id=upload.result())
+
+
+class Uploads:
+    """Thumbnails being fetched and uploaded, each clip once, the oldest clip first whatever
+    the order they were asked for in (a newest-first feed is read newest first), on up to
+    `workers` threads started as needed."""
+
+    def __init__(self, upload: Callable[[Clip], str | None], workers: int) -> None:
+        self._upload = upload
+        self._workers = workers
+        self._queue: list[tuple[int, str, Clip]] = []  # a heap, oldest clip first
+        self._futures: dict[str, Future[str | None]] = {}
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+        self._ready = threading.Condition()
+
+    def start(self, clip: Clip) -> Future[str | None]:
+        """The clip's upload to come (its Slack file ID, None when there is none): queued now,
+        or the one already queued for it."""
+        with self._ready:
+            if (future := self._futures.get(clip.uuid)) is not None:
+                return future
+            future = self._futures[clip.uuid] = Future()
+            if self._closed:
+                future.cancel()
+                return future
+            heapq.heappush(self._queue, (clip.created_at_ms, clip.uuid, clip))
+            if self._idle:
+                self._ready.notify()
+            elif len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name="thumbnail", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            return future
+
+    def drop_except(self, uuids: set[str]) -> None:
+        """Cancels the queued uploads of clips not in `uuids` (read ahead, then not shown:
+        they went into a digest, say); those under way finish."""
+        with self._ready:
+            self._queue = [job for job in self._queue if job[1] in uuids]
+            heapq.heapify(self._queue)
+        for uuid, future in list(self._futures.items()):
+            if uuid not in uuids:
+                future.cancel()  # no effect on one running or done
+
+    def close(self) -> None:
+        """Cancels what has not started and waits for the uploads under way."""
+        with self._ready:
+            self._closed = True
+            self._queue.clear()
+            self._ready.notify_all()
+        for future in self._futures.values():
+            future.cancel()
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        while (clip := self._next()) is not None:
+            future = self._futures[clip.uuid]
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._upload(clip))
+            except BaseException as exc:  # handed to whoever waits for this card's image
+                future.set_exception(exc)
+
+    def _next(self) -> Clip | None:
+        with self._ready:
+            while not self._queue and not self._closed:
+                self._idle += 1
+                self._ready.wait()
+                self._idle -= 1
+            return heapq.heappop(self._queue)[2] if self._queue else None

@@ -26,8 +26,8 @@ from clipbot.rhombus import RhombusAuth, RhombusClient
 from clipbot.stopping import RateLimitRetry, Stop, UntilStop
 
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
-# Connections kept open to Rhombus between requests: enough for every thumbnail fetched at once
-# (clipbot.poller.THUMBNAIL_CONCURRENCY) and a feed page, so none is opened and closed per image.
+# Connections kept open to Rhombus between requests: enough for every thumbnail fetched at
+# once (clipbot.thumbnails.THUMBNAIL_CONCURRENCY) and a feed page, none opened per image.
 HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=64)
 
 # Web API methods that may be sent again after a connection failure: reads, and writes that

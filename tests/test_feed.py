@@ -166,13 +166,15 @@ class TestFeedModel:
     @given(records=feeds(), cap=caps, since=positions)
     def test_clips_since(self, paging: Paging, records: list[Any], cap: int, since: int) -> None:
         """clips_since gives every reachable clip saved at or after the position, oldest first,
-        each once, in a bounded number of requests."""
+        each once, in a bounded number of requests; `read` hears of each of them once."""
         model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, cap))
-        got = model.feed(T0).clips_since(since)
+        heard: list[Clip] = []
+        got = model.feed(T0).clips_since(since, heard.extend)
         want = [c for c in visible(records, model.paging) if c.created_at_ms >= since]
         check(got, records, want)
         assert [c.uuid for c in got] == oldest_first(got)
         assert model.requests <= request_bound(records)
+        assert sorted(c.uuid for c in heard) == sorted(c.uuid for c in got)
 
     @PROPERTY
     @given(records=feeds(), cap=caps, before=st.none() | positions)
@@ -213,6 +215,26 @@ class TestFeedModel:
         want = [c for c in visible(model.records, model.paging) if c.created_at_ms >= since]
         check(got, model.records, want)
         assert [c.uuid for c in got] == oldest_first(got)
+
+
+@pytest.mark.parametrize("paging", PAGINGS, ids=str)
+def test_clips_since_tells_of_each_page_as_it_is_read(paging: Paging) -> None:
+    """`read` hears of the clips a page at a time while the walk goes on (newest first in a
+    newest-first feed), not all at once after it: 12 clips in pages of 3."""
+    records = [clip(f"P{i:02d}", T0 + i) for i in range(12)]
+    model = Model(records, Paging(paging.order, paging.bound, paging.last_evaluated, 3))
+    heard: list[tuple[int, list[str]]] = []  # (requests made by then, the clips heard)
+
+    def read(clips: list[Clip]) -> None:
+        if clips:
+            heard.append((model.requests, [c.uuid for c in clips]))
+
+    got = model.feed(T0).clips_since(T0, read)
+    assert [c.uuid for c in got] == [f"P{i:02d}" for i in range(12)]
+    step = -1 if paging.order == "desc" else 1
+    assert [u for _, uuids in heard for u in uuids] == [f"P{i:02d}" for i in range(12)][::step]
+    assert len(heard) >= 4  # a page at a time (pages overlap while the bound is learnt)
+    assert heard[0][0] < model.requests - 2  # the first page's, with pages still to come
 
 
 class TestWalkLimits:

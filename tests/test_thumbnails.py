@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
+from clipbot.records import Clip
+from clipbot.thumbnails import Uploads
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack, Message
@@ -78,3 +81,75 @@ class TestUploadedOnce:
         (file_id,) = world.slack.uploads
         assert images(card) == [file_id]
         assert len(world.slack.called("files.getUploadURLExternal")) == 1
+
+
+class TestReadAhead:
+    """Thumbnails start while the feed is still being read (see clipbot.poller)."""
+
+    @staticmethod
+    def counting(world: World) -> list[tuple[int, str]]:
+        """(feed pages asked for by then, clip uuid) for each thumbnail queued, in order."""
+        queued: list[tuple[int, str]] = []
+        uploads = world.poller.thumbnails.uploads
+
+        def counted() -> Uploads:
+            made = uploads()
+            start = made.start
+
+            def start_counted(c: Clip) -> Future[str | None]:
+                queued.append((len(world.rhombus.calls("getSavedClipsV2")), c.uuid))
+                return start(c)
+
+            made.start = start_counted  # type: ignore[method-assign]
+            return made
+
+        world.poller.thumbnails.uploads = counted  # type: ignore[method-assign]
+        return queued
+
+    def backlog(self, world: World, prefix: str) -> list[tuple[int, str]]:
+        """12 clips with thumbnails for C1 (uuids `prefix`00..11); what `counting` records."""
+        world.subscribe("C1", start_ms=T0)
+        for i in range(12):
+            world.rhombus.add(clip(f"{prefix}{i:02d}", T0 + 1 + i))
+            world.rhombus.thumbnails[f"{prefix}{i:02d}"] = THUMBNAIL
+        return self.counting(world)
+
+    @pytest.mark.parametrize("order", ["desc", "asc"])
+    def test_uploads_begin_before_the_walk_ends(
+        self, order: str, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+    ) -> None:
+        """12 clips in pages of 3: the first page's thumbnails are queued before the last page
+        is asked for; every clip's image is uploaded once and each card shows its own."""
+        rhombus.order = order
+        world = World(rhombus, slack, tmp_path / "ahead.db", page_size=3)
+        try:
+            queued = self.backlog(world, "R")
+            assert world.poller.poll_once().posted == 12
+            pages = len(rhombus.calls("getSavedClipsV2"))
+            assert queued[0][0] < pages - 1
+            uploaded = [c["filename"] for c in slack.called("files.getUploadURLExternal")]
+            assert sorted(uploaded) == [f"R{i:02d}.jpeg" for i in range(12)]
+            cards = slack.posts("C1")
+            assert [m.metadata["event_payload"]["clip_uuid"] for m in cards] == [  # type: ignore[index]
+                f"R{i:02d}" for i in range(12)
+            ]
+            assert all(len(images(m)) == 1 for m in cards)
+            assert len({images(m)[0] for m in cards}) == 12
+        finally:
+            world.close()
+
+    def test_a_backlog_headed_for_a_digest_reads_ahead_at_most_the_threshold(
+        self, rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+    ) -> None:
+        """Digest threshold 2, 12 clips in pages of 2 for one channel: thumbnails are queued
+        ahead only for the first 2 (the count then passes the threshold); the channel gets one
+        digest, and no card, so at most those 2 images are uploaded."""
+        world = World(rhombus, slack, tmp_path / "digest.db", page_size=2, digest_threshold=2)
+        try:
+            queued = self.backlog(world, "D")
+            result = world.poller.poll_once()
+            assert (result.posted, result.digests) == (12, 1)
+            assert sorted(uuid for _, uuid in queued) == ["D10", "D11"]  # newest-first feed
+            assert len(slack.called("files.getUploadURLExternal")) <= 2
+        finally:
+            world.close()
