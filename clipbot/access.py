@@ -31,8 +31,14 @@ def may_share(policy: SharePolicy, admins: frozenset[str], user: str) -> bool:
 def share_refusal(policy: SharePolicy) -> str:
     """The short ephemeral answer to a press that `may_share` refused."""
     if policy is SharePolicy.OFF:
-        return "Sharing clips from Slack is turned off here (CLIPBOT_SHARE=off)."
-    return "Only clipbot admins may share clips from Slack here (CLIPBOT_SHARE=admins)."
+        return (
+            "Sharing clips from Slack is turned off here (CLIPBOT_SHARE=off); share it from the "
+            "Rhombus console, where the card's title leads."
+        )
+    return (
+        "Only clipbot admins may share clips from Slack here (CLIPBOT_SHARE=admins); ask one "
+        "of them to press it."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ def refusal(card: Card, action: str, user: str, seen_version: int) -> str | None
             return "You have already claimed this clip."
         if seen_version < card.version:
             # The presser saw an older card: this is a race, not a deliberate takeover.
-            return f"Already claimed by <@{card.owner}>."
+            return f"Already claimed by <@{card.owner}>; press Claim again to take it over."
     return None
 
 

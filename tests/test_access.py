@@ -142,7 +142,8 @@ class TestSharePolicy:
             bot = Bot(world, share=SharePolicy.OFF)
             bot.press("clip_share", "A", user="U2", ts=card.ts, block_id="triage:0")
             assert bot.next_response()["text"] == (
-                "Sharing clips from Slack is turned off here (CLIPBOT_SHARE=off)."
+                "Sharing clips from Slack is turned off here (CLIPBOT_SHARE=off); share it from the "
+                "Rhombus console, where the card's title leads."
             )
             bot.press("clip_claim", "A", user="U2", ts=card.ts, block_id="triage:0")
             eventually(lambda: slack.replies("C1", card.ts))  # the edit comes before the reply
@@ -162,7 +163,8 @@ class TestSharePolicy:
         bot = Bot(world, admins=frozenset({"UADMIN"}), share=SharePolicy.ADMINS)
         bot.press("clip_share", "A", user="U2", ts=card.ts)
         assert bot.next_response()["text"] == (
-            "Only clipbot admins may share clips from Slack here (CLIPBOT_SHARE=admins)."
+            "Only clipbot admins may share clips from Slack here (CLIPBOT_SHARE=admins); ask one "
+            "of them to press it."
         )
         assert world.rhombus.shares == []
         bot.press("clip_share", "A", user="UADMIN", ts=card.ts)

@@ -58,7 +58,8 @@ class TestFallback:
         (sent,) = eventually(lambda: world.slack.ephemerals)
         assert (sent.channel, sent.text) == (
             "C2",
-            "clipbot has no record of this card any more, so it can't be triaged.",
+            "clipbot has no record of this card any more, so its buttons do nothing. "
+            "Find the clip with `/clips`, or open it in the Rhombus console from the card's title.",
         )
 
     def test_both_refused_is_logged_not_raised(

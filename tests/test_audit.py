@@ -12,7 +12,7 @@ import pytest
 
 from clipbot import audit
 from clipbot.cli import main
-from clipbot.slack.commands import AUDIT_ADMINS_ONLY, AUDIT_NO_ADMINS
+from clipbot.slack.commands import AUDIT_NO_ADMINS
 from clipbot.state import AuditEntry, AuditKind
 from clipbot.store import SqliteStore
 from tests.bolt import Bot, eventually
@@ -160,7 +160,10 @@ class TestSlashAudit:
         """Non-admins are refused; with no admins configured the refusal names the setting."""
         act(bot, world)
         bot.command("audit", user="U2")
-        assert bot.next_response()["text"] == AUDIT_ADMINS_ONLY
+        assert bot.next_response()["text"] == (
+            "Only clipbot admins (<@UADMIN>) can see the audit trail; ask one of them, or run "
+            "`clipbot audit` where clipbot runs."
+        )
         Bot(world).command("audit", user="U2")
         assert bot.next_response()["text"] == AUDIT_NO_ADMINS
         assert "CLIPBOT_ADMINS" in AUDIT_NO_ADMINS

@@ -179,7 +179,7 @@ class TestListing:
         )
         bot.command("")
         assert bot.next_response()["text"] == (
-            ":warning: Could not list clips: Rhombus event/getSavedClipsV2 failed: Org suspended"
+            ":warning: Could not list clips: Rhombus event/getSavedClipsV2 failed: Org suspended. Try again in a moment; if it keeps failing, ask whoever runs clipbot to run `clipbot check`."
         )
 
     def test_slow_rhombus_still_acks_at_once(self, bot: Bot, world: World) -> None:
@@ -327,6 +327,19 @@ class TestSubscriptions:
         )
         assert (world.store.subscriptions(), world.slack.posts("CARCH")) == ([], [])
 
+    def test_rhombus_failure_subscribes_nothing(self, bot: Bot, world: World) -> None:
+        """Rhombus failing while the feed's position is read: nothing subscribed, and what to do."""
+        world.rhombus.fail(
+            "getSavedClipsV2", Reply.json({"error": True, "errorMsg": "Org suspended"})
+        )
+        bot.command("subscribe", channel="C7")
+        assert bot.next_response()["text"] == (
+            ":warning: Nothing was subscribed: could not reach Rhombus (Rhombus "
+            "event/getSavedClipsV2 failed: Org suspended). Try again in a moment; if it keeps "
+            "failing, ask whoever runs clipbot to run `clipbot check`."
+        )
+        assert (world.store.subscription("C7"), world.slack.posts("C7")) == (None, [])
+
     def test_public_channel_without_the_bot(self, bot: Bot, world: World) -> None:
         """not_in_channel (no chat:write.public, bot not a member) says to invite the bot."""
         world.slack.channel("COUT", error="not_in_channel")
@@ -342,7 +355,8 @@ class TestSubscriptions:
         bot.command("subscribe", channel="D123")
         assert (
             bot.next_response()["text"]
-            == "Subscriptions need a channel; a direct message can't be subscribed."
+            == "Subscriptions need a channel; a direct message can't be subscribed. Run "
+            "`/clips subscribe` in the channel that should get the clips."
         )
 
     def test_unsubscribe_and_list(self, bot: Bot, world: World) -> None:
@@ -361,7 +375,8 @@ class TestSubscriptions:
         bot.command("unsubscribe", channel="C1")
         assert (
             bot.next_response()["text"]
-            == "This channel has no subscription, so there was nothing to remove."
+            == "This channel has no subscription, so there was nothing to remove. "
+            "`/clips subscriptions` lists the channels that have one."
         )
         assert [s.channel_id for s in world.store.subscriptions()] == ["C2"]
 

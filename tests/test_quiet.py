@@ -372,7 +372,9 @@ class TestCommands:
             "`/clips camera:dock since:50m` lists them"
         )
         bot.command("unmute")
-        assert bot.next_response()["text"] == "Nothing is muted in <#C1>."
+        assert bot.next_response()["text"] == (
+            "Nothing is muted in <#C1>. `/clips status` lists the running mutes."
+        )
         assert [(e.kind.value, e.user_id, e.details) for e in reversed(world.store.audit(0))] == [
             ("mute", "U5", "cameras matching “dock” for 2 h"),
             ("unmute", "U5", "cameras matching “dock”"),
@@ -404,6 +406,7 @@ class TestCommands:
         """A channel without a subscription has nothing to mute."""
         bot.command("mute camera:dock for:2h", channel="C9")
         assert bot.next_response()["text"] == (
-            "This channel has no subscription, so there is nothing to mute."
+            "This channel has no subscription, so there is nothing to mute. Subscribe it first "
+            "with `/clips subscribe`."
         )
         assert world.store.mutes(0) == []

@@ -106,7 +106,9 @@ class TestClaim:
         refusals = [bot.next_response()["text"] for _ in range(3)]
         eventually(lambda: card(world).edits >= 1 and thread(world))  # the reply follows the edit
         owner = world.store.card("A", "C1").owner  # type: ignore[union-attr]
-        assert refusals == [f"Already claimed by <@{owner}>."] * 3
+        assert (
+            refusals == [f"Already claimed by <@{owner}>; press Claim again to take it over."] * 3
+        )
         assert thread(world) == [f"<@{owner}> claimed this clip · {WHEN}"]
         assert [e.action for e in world.store.events("A", "C1")] == ["claim"]
 
@@ -222,7 +224,7 @@ class TestShare:
         )
         press(bot, world, "clip_share", "U2")
         assert bot.next_response()["text"] == (
-            ":warning: Could not create a share link: Rhombus event/createSharedClipGroupV3 failed: Sharing disabled"
+            ":warning: Could not create a share link: Rhombus event/createSharedClipGroupV3 failed: Sharing disabled. Press Share link again in a moment, or share it from the Rhombus console."
         )
         assert thread(world) == []
 
@@ -341,7 +343,8 @@ def test_press_on_unknown_card(bot: Bot, world: World) -> None:
     bot.press("clip_claim", "NOPE", user="U2", ts="1700000000.999999", block_id="triage:0")
     assert (
         bot.next_response()["text"]
-        == "clipbot has no record of this card any more, so it can't be triaged."
+        == "clipbot has no record of this card any more, so its buttons do nothing. "
+        "Find the clip with `/clips`, or open it in the Rhombus console from the card's title."
     )
     assert world.slack.called("chat.update") == []
 

@@ -260,7 +260,8 @@ class TestSharePolicy:
         press(bot, world, user="U2")
         assert eventually(lambda: notes(world))
         assert notes(world) == [
-            "Only clipbot admins may share clips from Slack here (CLIPBOT_SHARE=admins)."
+            "Only clipbot admins may share clips from Slack here (CLIPBOT_SHARE=admins); ask one "
+            "of them to press it."
         ]
         press(bot, world, user="UADMIN")
         assert eventually(lambda: world.store.video("A"))

@@ -28,12 +28,19 @@ PRIVATE_SHARE = (
     "This clip is private or role-restricted in Rhombus, so clipbot will not make a link that "
     "works without a login. Share it from the Rhombus console if you are allowed to."
 )
-VIDEO_OFF = "Video uploads are turned off here (`CLIPBOT_VIDEO_MAX_MB=0`)."
+VIDEO_OFF = (
+    "Video uploads are turned off here (`CLIPBOT_VIDEO_MAX_MB=0`); the card's title links to "
+    "the clip in the Rhombus console."
+)
 NOTE_FORM_FAILED = (
     "Slack did not open the note form (it may have come too late), so nothing was changed. "
     "Press the button again."
 )
-UNKNOWN_CARD = "clipbot has no record of this card any more, so it can't be triaged."
+SHARE_AGAIN = "Press Share link again in a moment, or share it from the Rhombus console."
+UNKNOWN_CARD = (
+    "clipbot has no record of this card any more, so its buttons do nothing. Find the clip with "
+    "`/clips`, or open it in the Rhombus console from the card's title."
+)
 NOT_A_CARD = (
     "That clip was posted in a digest or in a card's thread, not as a card of its own, so it has "
     "no buttons: use the card it belongs to, or find it with /clips."
@@ -136,7 +143,10 @@ def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
                 expires_secs=deps.share_hours * 3600,
             )
         except RhombusError as exc:
-            _tell(respond, f":warning: Could not create a share link: {exc}")
+            _tell(
+                respond,
+                f":warning: Could not create a share link: {str(exc).rstrip('.')}. {SHARE_AGAIN}",
+            )
             return
         audit.record(
             deps.store,

@@ -53,12 +53,17 @@ NOT_IN_CHANNEL = (
     "I'm not a member of this channel, so I can't post in it yet. Invite me with "
     "`/invite @clipbot`, then subscribe again."
 )
-AUDIT_ADMINS_ONLY = "Only clipbot admins (CLIPBOT_ADMINS) can see the audit trail."
 AUDIT_NO_ADMINS = (
     "Only clipbot admins can see the audit trail, and none are configured: set CLIPBOT_ADMINS, "
     "or run `clipbot audit` where clipbot runs."
 )
-NOT_A_CHANNEL = "Subscriptions need a channel; a direct message can't be subscribed."
+NOT_A_CHANNEL = (
+    "Subscriptions need a channel; a direct message can't be subscribed. Run "
+    "`/clips subscribe` in the channel that should get the clips."
+)
+AGAIN = (
+    "Try again in a moment; if it keeps failing, ask whoever runs clipbot to run `clipbot check`."
+)
 MORE_TTL_MS = 24 * 3_600_000  # how long a listing's More button keeps working
 OPEN_PAGE = 25  # open clips per reply (each needs a permalink from Slack)
 
@@ -140,7 +145,9 @@ def list_clips(query: ListQuery, text: str, deps: Deps, cursor: Cursor | None = 
             # Long lines: list only what fits, so More carries on right after the last shown.
             found = search(deps.rhombus, replace(query, limit=fits), deps.now_ms(), cursor)
     except RhombusError as exc:
-        return replies.text_reply(f":warning: Could not list clips: {exc}")
+        return replies.text_reply(
+            f":warning: Could not list clips: {str(exc).rstrip('.')}. {AGAIN}"
+        )
     more = None
     if found.more:
         # The position stays here; the button carries a short key (its value is capped at 2000).
@@ -173,7 +180,7 @@ def subscribe(query: SubscribeQuery, request: CommandRequest, deps: Deps) -> Mes
         start_ms, start_uuids = _feed_now(deps)
     except RhombusError as exc:
         return replies.text_reply(
-            f":warning: Nothing was subscribed: could not reach Rhombus ({exc})."
+            f":warning: Nothing was subscribed: could not reach Rhombus ({exc}). {AGAIN}"
         )
     sub = Subscription(
         channel_id=request.channel_id,
@@ -226,7 +233,8 @@ def unsubscribe(request: CommandRequest, deps: Deps) -> Message:
     removed = deps.store.unsubscribe(request.channel_id)
     if removed is None:
         return replies.text_reply(
-            "This channel has no subscription, so there was nothing to remove."
+            "This channel has no subscription, so there was nothing to remove. "
+            "`/clips subscriptions` lists the channels that have one."
         )
     details = replies.describe_subscription(removed, mrkdwn=False)
     _record(deps, AuditKind.UNSUBSCRIBE, request, details)
@@ -268,7 +276,12 @@ def _after(key: str, after: str) -> bool:
 def audit_trail(query: AuditQuery, request: CommandRequest, deps: Deps) -> Message:
     """`/clips audit`: for admins only, newest first."""
     if not deps.access.is_admin(request.user_id):
-        return replies.text_reply(AUDIT_ADMINS_ONLY if deps.admins else AUDIT_NO_ADMINS)
+        if not deps.admins:
+            return replies.text_reply(AUDIT_NO_ADMINS)
+        return replies.text_reply(
+            f"Only clipbot admins ({_names(deps.admins)}) can see the audit trail; ask one of "
+            "them, or run `clipbot audit` where clipbot runs."
+        )
     entries = deps.store.audit(deps.now_ms() - query.window_ms)
     return audit.slack_reply(entries, query.window_ms, query.since_text)
 
@@ -282,8 +295,12 @@ def _record(deps: Deps, kind: AuditKind, request: CommandRequest, details: str) 
 def _admin_refusal(request: CommandRequest, deps: Deps, what: str = "subscriptions") -> str | None:
     if not deps.admins or request.user_id in deps.admins:
         return None
-    who = ", ".join(f"<@{a}>" for a in sorted(deps.admins))
-    return f"Sorry, only {who} can change {what} here. Ask one of them to do it."
+    return f"Sorry, only {_names(deps.admins)} can change {what} here. Ask one of them to do it."
+
+
+def _names(users: frozenset[str]) -> str:
+    """`<@U1>, <@U2>`: Slack user IDs as mentions, in a stable order."""
+    return ", ".join(f"<@{u}>" for u in sorted(users))
 
 
 def _feed_now(deps: Deps) -> tuple[int, tuple[str, ...]]:

@@ -23,7 +23,10 @@ from clipbot.slack.requests import CommandRequest
 from clipbot.state import AuditKind
 from clipbot.store import Store
 
-NOT_SUBSCRIBED = "This channel has no subscription, so there is nothing to mute."
+NOT_SUBSCRIBED = (
+    "This channel has no subscription, so there is nothing to mute. Subscribe it first with "
+    "`/clips subscribe`."
+)
 
 
 def answer(command: MuteQuery | UnmuteQuery, request: CommandRequest, deps: Deps) -> Message:
@@ -58,7 +61,9 @@ def unmute(query: UnmuteQuery, request: CommandRequest, deps: Deps) -> Message:
     ended = deps.store.unmute(request.channel_id, query.camera, now)
     if not ended:
         what = f"No camera matching “{escape(query.camera)}” is" if query.camera else "Nothing is"
-        return text_reply(f"{what} muted in <#{request.channel_id}>.")
+        return text_reply(
+            f"{what} muted in <#{request.channel_id}>. `/clips status` lists the running mutes."
+        )
     lines = [held_line(m, deps.store.held_count(m.id), now) for m in ended]
     cameras = ", ".join(f"“{m.camera}”" for m in ended)
     details = f"cameras matching {cameras}"
