@@ -71,14 +71,16 @@ def run(commands: int = 200, solo: int = 10) -> Result:
         "longer in its path: the tmpfs burst differs from the first by noise only."
     )
     result.note(
-        f"in a burst of {commands} the acknowledgements still share one Python interpreter (the "
-        "GIL) with the work of the commands already acknowledged, which starts meanwhile: the "
-        "dispatches cost a fraction of a millisecond each (Bolt and slack_sdk's Socket Mode "
-        f"client), the work {per_command:.1f} ms of CPU per command. The fakes serve from "
-        "processes of their own, but on the same 2 cores as clipbot and whatever else runs "
-        f"(load average {load:.1f} when the burst was sent), so the ack p99 moves with that "
-        "load. The full reply waits for the work itself (32 listener threads, one durable write "
-        "at a time, the fakes' latency)."
+        f"in a burst of {commands}, acknowledging shares one Python interpreter (the GIL) and the "
+        "2 cores with the work of the commands already acknowledged "
+        f"({per_command:.1f} ms of CPU each), so that work waits until every envelope received "
+        "is acknowledged (clipbot.slack.inhand): the burst's acknowledgements go out first, a "
+        "fraction of a millisecond each (Bolt's dispatch and slack_sdk's Socket Mode client), "
+        "then the work runs. What is left is the machine: the fakes serve from processes of "
+        "their own, but on the same 2 cores as clipbot, the benchmark and whatever else runs "
+        f"(load average {load:.1f} when the burst was sent), and the p99 moves with that load. "
+        "The full reply waits for the work itself (32 listener threads, one durable write at a "
+        "time, the fakes' latency)."
     )
     return result
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -30,6 +29,7 @@ from clipbot.slack.app import build_app
 from clipbot.slack.deps import Deps
 from clipbot.slack.gate import Guests
 from clipbot.slack.http import slack_wsgi
+from clipbot.slack.inhand import AcknowledgingHandler, InHand
 from clipbot.slack_errors import slack_credentials_problem
 from clipbot.stopping import GRACE_S, Busy, ListenerPool, Stop, abandon
 from clipbot.store import Store, StoreOpenError, StoreUnavailable, open_store
@@ -135,7 +135,8 @@ class Bot:
         self.busy = Busy()
         self.listeners = ListenerPool(self.busy)
         secret = settings.slack_signing_secret.reveal()
-        self.app = build_app(self.deps, web, secret, listener_executor=self.listeners)
+        self.in_hand = InHand()  # Socket Mode envelopes not yet acknowledged: work waits
+        self.app = build_app(self.deps, web, secret, self.listeners, self.in_hand)
         self.scheduler = jobs.scheduler(duties.background_jobs(self), self.busy)
         # A new leader does the leader's work at once rather than at the jobs' next slots.
         leader_jobs = [name for name in duties.LEADER_JOBS if self.scheduler.get_job(name)]
@@ -208,7 +209,7 @@ class Bot:
         try:
             if self.settings.http_port is None:
                 token = self.settings.slack_app_token.reveal()
-                handler = SocketModeHandler(self.app, token, concurrency=ACKNOWLEDGERS)
+                handler = AcknowledgingHandler(self.app, token, self.in_hand, ACKNOWLEDGERS)
                 handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it untyped
                 slack_up[0] = handler.client.is_connected
                 return handler.close

@@ -56,6 +56,7 @@ class Bot:
         self.deps = built.deps
         self.app: App = built.app
         self._busy = built.busy
+        self.in_hand = built.in_hand  # what its Socket Mode handler would report to
         self._responses = 0
 
     def trigger(self) -> str:

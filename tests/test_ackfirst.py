@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from clipbot.slack.inhand import AcknowledgingHandler, InHand
 from tests import test_http
 from tests.bolt import Bot, eventually
 from tests.fakes.slack import APP_TOKEN, FakeSlack
@@ -112,7 +112,7 @@ class TestSocketMode:
         socket = FakeSocketMode().start()
         slack.socket_url = socket.url
         bot = Bot(world)
-        handler = SocketModeHandler(bot.app, APP_TOKEN)
+        handler = AcknowledgingHandler(bot.app, APP_TOKEN, bot.in_hand, concurrency=2)
         try:
             handler.connect()  # type: ignore[no-untyped-call]
             assert eventually(lambda: socket.connections)
@@ -139,3 +139,71 @@ class TestSocketMode:
         assert [e.action for e in world.store.events("A", "C1")] == ["claim"]
         assert (card(world).edits, len(world.slack.replies("C1", card(world).ts))) == (1, 1)
         assert "delivery trigger:T-socket-1 came again (retry 1): not acted on" in caplog.text
+        assert bot.in_hand.wait(0)  # both were reported received and acknowledged
+
+
+def frame(envelope_id: str) -> str:
+    """A Socket Mode frame as slack_sdk reads it (a quoted key in the payload is escaped)."""
+    return (
+        f'{{"envelope_id": "{envelope_id}", "type": "slash_commands", "payload": '
+        '{"text": "\\"envelope_id\\": \\"not-this\\""}, "accepts_response_payload": true}'
+    )
+
+
+class TestAcknowledgementsBeforeWork:
+    def test_work_waits_for_another_envelope_in_hand(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A command's work does not start while another envelope of the burst still waits for
+        its acknowledgement; it starts once that is sent."""
+        bot = Bot(world)
+        looked_up = threading.Event()
+        real = bot.deps.guests.refusal
+
+        def refusal(*args: Any) -> str | None:
+            looked_up.set()
+            return real(*args)
+
+        monkeypatch.setattr(bot.deps.guests, "refusal", refusal)
+        bot.in_hand.received(frame("E-later"))
+        ack = bot.command("")
+        assert (ack.status, ack.body) == (200, "")
+        assert not looked_up.wait(0.3)
+        bot.in_hand.acknowledged("E-later")
+        assert "Gate left open" in str(bot.next_response())
+
+    def test_nothing_in_hand_nothing_waited_for(self) -> None:
+        """Over HTTP (nothing reported) and after hello frames, work does not wait."""
+        in_hand = InHand()
+        assert in_hand.wait(0)
+        in_hand.received('{"type": "hello", "num_connections": 1}')
+        assert in_hand.wait(0)
+
+    def test_received_until_acknowledged(self) -> None:
+        """An envelope is waited for from its frame to its acknowledgement, by its own id (not
+        one quoted in its payload); a wait gives up after its timeout."""
+        in_hand = InHand()
+        in_hand.received(frame("E1"))
+        assert in_hand.wait(0.05) is False
+        in_hand.acknowledged("not-this")
+        assert in_hand.wait(0.05) is False
+        later = threading.Timer(0.1, in_hand.acknowledged, ["E1"])
+        later.start()
+        assert in_hand.wait(5) is True
+        later.join()
+
+    def test_acknowledged_before_its_frame_was_noted(self) -> None:
+        """slack_sdk tells of a frame after queueing it, so its acknowledgement may come first:
+        it is then not waited for."""
+        in_hand = InHand()
+        in_hand.acknowledged("E1")
+        in_hand.received(frame("E1"))
+        assert in_hand.wait(0)
+
+    def test_an_envelope_never_acknowledged_is_forgotten(self) -> None:
+        """An envelope still not acknowledged after Slack's 3 s deadline holds no work back."""
+        now = [0.0]
+        in_hand = InHand(clock=lambda: now[0])
+        in_hand.received(frame("E1"))
+        now[0] = 3.5
+        assert in_hand.wait(1.0) is True

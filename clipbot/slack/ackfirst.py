@@ -29,6 +29,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, BoltRequest, Respond
 
 from clipbot.slack.gate import Gate
+from clipbot.slack.inhand import InHand
 from clipbot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,12 @@ Listener = Callable[[Ack, dict[str, Any], BoltContext, BoltRequest, Respond], No
 
 
 class AckFirst:
-    """Turns work into a Bolt listener that acknowledges, then has the work done in `pool`
-    once `gate` admits the delivery. Used as a decorator under `@app.command(...)` and the like."""
+    """Turns work into a Bolt listener that acknowledges, then has the work done in `pool`, once
+    no envelope `in_hand` waits for its acknowledgement and `gate` admits the delivery. Used as
+    a decorator under `@app.command(...)` and the like."""
 
-    def __init__(self, pool: Executor, gate: Gate) -> None:
-        self._pool, self._gate = pool, gate
+    def __init__(self, pool: Executor, gate: Gate, in_hand: InHand) -> None:
+        self._pool, self._gate, self._in_hand = pool, gate, in_hand
 
     def __call__(self, work: Work) -> Listener:
         def acknowledge(
@@ -66,6 +68,7 @@ class AckFirst:
     def _act(
         self, work: Work, body: dict[str, Any], user: str, retry: str | None, respond: Respond
     ) -> None:
+        self._in_hand.wait()  # a burst's acknowledgements go first (clipbot.slack.inhand)
         try:
             if self._gate.admits(body, user, retry, respond):
                 work(body, respond)

@@ -13,6 +13,7 @@ from clipbot.slack import actions, answering, commands, home
 from clipbot.slack.ackfirst import AckFirst, failed
 from clipbot.slack.deps import Deps
 from clipbot.slack.gate import Gate
+from clipbot.slack.inhand import InHand
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +23,12 @@ def build_app(
     client: WebClient,
     signing_secret: str = "",
     listener_executor: Executor | None = None,
+    in_hand: InHand | None = None,
 ) -> App:
     """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP, and may own
-    the thread pool the listeners' work runs in (one of Bolt's size otherwise). Every request is
-    acknowledged before any work (see clipbot.slack.ackfirst)."""
+    the thread pool the listeners' work runs in (one of Bolt's size otherwise) and the
+    `in_hand` its Socket Mode handler reports to. Every request is acknowledged before any work
+    (see clipbot.slack.ackfirst)."""
     app = App(
         client=client,
         signing_secret=signing_secret or "socket-mode-does-not-sign",
@@ -37,7 +40,8 @@ def build_app(
     )
     answering.install(app, deps.poster)
     pool = listener_executor or ThreadPoolExecutor(thread_name_prefix="listener")
-    after_ack = AckFirst(pool, Gate(deps.store, deps.guests, deps.poster, deps.now_ms))
+    gate = Gate(deps.store, deps.guests, deps.poster, deps.now_ms)
+    after_ack = AckFirst(pool, gate, in_hand or InHand())
     commands.register(app, deps, after_ack)
     actions.register(app, deps, after_ack)
     home.register(app, deps, after_ack)
