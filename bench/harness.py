@@ -36,7 +36,7 @@ def world(folder: str | None = None, **options: Any) -> Iterator[World]:
 
 @contextlib.contextmanager
 def remote_world(
-    rhombus: dict[str, Any], slack: dict[str, Any], **options: Any
+    rhombus: dict[str, Any], slack: dict[str, Any], folder: str | None = None, **options: Any
 ) -> Iterator[tuple[World, Remote, Remote]]:
     """Like `world`, but the fake Rhombus and the fake Slack each serve from a process of their
     own (built with the attributes in `rhombus` and `slack`: latency, post_rate...), so this
@@ -45,7 +45,7 @@ def remote_world(
     try:
         remotes.append(Remote(FakeRhombus, **rhombus))
         remotes.append(Remote(FakeSlack, **slack))
-        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        with tempfile.TemporaryDirectory(dir=folder or os.environ.get("BENCH_TMP")) as tmp:
             built = World(remotes[0], remotes[1], Path(tmp) / "bench.db", **options)  # type: ignore[arg-type]
             try:
                 yield built, remotes[0], remotes[1]
