@@ -221,3 +221,32 @@ def test_a_card_reserved_ahead_keeps_its_thumbnail(world: World) -> None:
     card = world.store.card("X1", "C1")
     (upload,) = [f.id for f in world.slack.files.values() if f.filename == "X1.jpeg"]
     assert card is not None and card.thumbnail_file_id == upload
+
+
+def test_a_fan_out_cycle_waits_for_the_disk_once(
+    rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """One clip for twelve channels: the one write that waits for the disk is the reservation
+    of every card; confirmations, feed positions and health do not wait (each recovered if a
+    machine crash loses it)."""
+    w = World(rhombus, slack, tmp_path / "clipbot.db")
+    try:
+        for n in range(12):
+            w.subscribe(f"C{n:02d}")
+        rhombus.thumbnails["F1"] = THUMBNAIL
+        rhombus.add(clip("F1", T0 + 1))
+        database: Any = w.store._db  # type: ignore[attr-defined]
+        transaction = database.transaction
+        durable: list[bool] = []
+
+        def counted(**kwargs: Any) -> AbstractContextManager[Connection]:
+            durable.append(kwargs.get("durable", True))
+            return transaction(**kwargs)
+
+        database.transaction = counted
+        w.poller.poll_once()
+        assert [w.posted_uuids(f"C{n:02d}") for n in range(12)] == [["F1"]] * 12
+        assert durable.count(True) == 1
+        assert w.store.subscription("C00").position_ms == T0 + 1  # type: ignore[union-attr]
+    finally:
+        w.close()
