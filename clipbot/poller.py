@@ -186,6 +186,7 @@ class Poller:
         shown = {c.uuid: c for b in batches if not b.digest for c in b.clips}
         thumbnails = {uuid: uploads.start(clip) for uuid, clip in shown.items()}
         uploads.drop_except(set(thumbnails))  # read ahead but not shown (in a digest, say)
+        uploads.widen(self.thumbnails.workers)  # the walk is over
         cards = enrich.cards(batches, names, joins, self.rhombus, self.now_ms())
         # Every channel's first message written down at once: one wait for the disk.
         first = delivery.reserve_first(self.store, cards) if self._carry_on() else set()

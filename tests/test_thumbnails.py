@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from clipbot.records import Clip
 from clipbot.thumbnails import Uploads
+from tests.bolt import eventually
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack, Message
@@ -153,3 +155,55 @@ class TestReadAhead:
             assert len(slack.called("files.getUploadURLExternal")) <= 2
         finally:
             world.close()
+
+
+class TestUploads:
+    """The cycle's pool of thumbnail uploads (clipbot.thumbnails.Uploads)."""
+
+    def test_oldest_first_each_once_widened_and_dropped(self) -> None:
+        """One worker, held on its first clip while four more are queued newest first (as a
+        newest-first feed is read): they run oldest first, each once, asked again or not; a
+        dropped clip never runs; widen() starts more workers for what is queued."""
+        release, ran = threading.Event(), []
+
+        def upload(c: Clip) -> str:
+            ran.append(c.uuid)
+            if c.uuid == "C9":
+                release.wait(10)
+            return f"F-{c.uuid}"
+
+        uploads = Uploads(upload, workers=1)
+        try:
+            first = uploads.start(Clip("C9", created_at_ms=T0 + 9))
+            assert eventually(lambda: ran == ["C9"])
+            queued = [uploads.start(Clip(f"C{n}", created_at_ms=T0 + n)) for n in (4, 3, 2, 1)]
+            assert uploads.start(Clip("C2", created_at_ms=T0 + 2)) is queued[2]
+            uploads.drop_except({"C9", "C1", "C2", "C4"})
+            assert queued[1].cancelled()
+            release.set()
+            assert [f.result(10) for f in (first, queued[3], queued[2], queued[0])] == [
+                "F-C9",
+                "F-C1",
+                "F-C2",
+                "F-C4",
+            ]
+            assert ran == ["C9", "C1", "C2", "C4"]
+            hold = threading.Event()
+            busy = [threading.Event() for _ in range(3)]
+
+            def slow(c: Clip) -> str:
+                busy[int(c.uuid[1:])].set()
+                hold.wait(10)
+                return c.uuid
+
+            wide = Uploads(slow, workers=1)
+            jobs = [wide.start(Clip(f"W{n}", created_at_ms=T0 + n)) for n in range(3)]
+            assert busy[0].wait(10) and not busy[1].is_set()
+            wide.widen(3)  # the other two start at once, beside the first
+            assert busy[1].wait(10) and busy[2].wait(10)
+            hold.set()
+            assert [j.result(10) for j in jobs] == ["W0", "W1", "W2"]
+            wide.close()
+        finally:
+            release.set()
+            uploads.close()
