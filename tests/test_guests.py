@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clipbot.slack.answering import notice
 from clipbot.slack.gate import GUEST_REFUSAL, Guests
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -92,6 +93,28 @@ class TestGuestsRefused:
         assert (told["channel"], told["user"], told["text"]) == ("C1", "USINGLE", GUEST_REFUSAL)
         bot.settled()
         assert untouched(world)
+
+    @pytest.mark.parametrize("meta", ["not json", '{"c": "A"}', "[1, 2]"])
+    def test_note_form_naming_no_channel(self, bot: Bot, world: World, meta: str) -> None:
+        """A guest's note form whose metadata names no card's channel is refused in a small
+        modal opened with the submission's trigger_id (there is nowhere else to say it)."""
+        bot.submit_note(meta, "done", user="UGUEST")
+        (opened,) = eventually(lambda: world.slack.called("views.open"))
+        assert opened["trigger_id"].startswith("trigger-")
+        assert opened["view"] == notice(GUEST_REFUSAL)
+        bot.settled()
+        assert untouched(world) and world.slack.called("chat.postEphemeral") == []
+
+    def test_note_form_where_slack_refuses_the_ephemeral(self, bot: Bot, world: World) -> None:
+        """The card's channel was archived since (chat.postEphemeral answers is_archived):
+        the guest is refused in a modal instead."""
+        world.slack.channel("C1", is_archived=True)
+        meta = json.dumps({"c": "A", "ch": "C1", "a": "resolve", "v": 0})
+        bot.submit_note(meta, "done", user="UGUEST")
+        (opened,) = eventually(lambda: world.slack.called("views.open"))
+        assert opened["view"] == notice(GUEST_REFUSAL)
+        bot.settled()
+        assert untouched(world) and world.slack.ephemerals == []
 
     def test_home_tab(self, bot: Bot, world: World) -> None:
         """A guest's Home tab says no and shows no clips."""

@@ -12,7 +12,8 @@ import pytest
 from clipbot import triage
 from clipbot.bot import build
 from clipbot.config import Settings
-from clipbot.slack.actions import NOT_A_CARD, NOTE_FORM_FAILED
+from clipbot.slack.actions import NOT_A_CARD, NOTE_FORM_FAILED, UNKNOWN_CARD
+from clipbot.slack.answering import notice
 from clipbot.state import OPEN
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -183,6 +184,28 @@ class TestResolve:
             bot.next_response()["text"]
             == "This clip was already resolved by <@U2>. Press Reopen first."
         )
+
+    def test_unreadable_note_form(self, bot: Bot, world: World) -> None:
+        """A note form clipbot cannot read (not its metadata) changes nothing and says so, in a
+        modal opened with the submission's trigger_id (it names no channel to answer in)."""
+        bot.submit_note("{}", "done", user="U2")
+        (opened,) = eventually(lambda: world.slack.called("views.open"))
+        assert opened["view"] == notice(
+            "clipbot could not read this note form (it is not one clipbot opened), so nothing "
+            "was changed. Press Resolve or False alarm on the clip's card again."
+        )
+        bot.settled()
+        assert (card(world).edits, thread(world)) == (0, [])
+
+    def test_refused_note_in_a_channel_that_takes_no_message(self, bot: Bot, world: World) -> None:
+        """A note refused (here: an unknown card) in a channel Slack takes no ephemeral in
+        (archived since) is answered in a modal instead of being dropped."""
+        world.slack.channel("CARCH", is_archived=True)
+        meta = json.dumps({"c": "GONE", "ch": "CARCH", "a": "resolve", "v": 0})
+        bot.submit_note(meta, "done", user="U2")
+        (opened,) = eventually(lambda: world.slack.called("views.open"))
+        assert opened["view"] == notice(UNKNOWN_CARD)
+        assert world.slack.ephemerals == []
 
     def test_claiming_a_resolved_clip_reopens_it(self, bot: Bot, world: World) -> None:
         """Claim on a resolved card reopens it as the presser's, and says so."""

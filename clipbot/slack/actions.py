@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from clipbot import access, audit, blocks, replies, replying, triage
 from clipbot.rhombus import RhombusError
 from clipbot.slack.ackfirst import AckFirst
+from clipbot.slack.answering import tell_submitter
 from clipbot.slack.commands import list_clips, more_position, open_clips, subscriptions
 from clipbot.slack.deps import Deps
 from clipbot.slack.requests import ActionRequest, NoteSubmission
@@ -35,6 +36,10 @@ VIDEO_OFF = (
 NOTE_FORM_FAILED = (
     "Slack did not open the note form (it may have come too late), so nothing was changed. "
     "Press the button again."
+)
+UNREADABLE_NOTE = (
+    "clipbot could not read this note form (it is not one clipbot opened), so nothing was "
+    "changed. Press Resolve or False alarm on the clip's card again."
 )
 SHARE_AGAIN = "Press Share link again in a moment, or share it from the Rhombus console."
 UNKNOWN_CARD = (
@@ -106,6 +111,8 @@ def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
     def note_submitted(body: dict[str, Any], respond: Respond) -> None:
         submission = NoteSubmission.from_body(body)
         if submission is None:
+            user = str((body.get("user") or {}).get("id", ""))
+            tell_submitter(deps.poster, body, user, UNREADABLE_NOTE)
             return
         card = deps.store.card(submission.clip_uuid, submission.channel_id)
         refusal = (
@@ -121,7 +128,7 @@ def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
             )
         )
         if refusal:
-            deps.poster.ephemeral(submission.channel_id, submission.user_id, {"text": refusal})
+            tell_submitter(deps.poster, body, submission.user_id, refusal)
 
     @app.action(blocks.SHARE)
     @after_ack

@@ -1,9 +1,12 @@
-"""Answers to the person who ran a command or pressed a button are never dropped silently.
+"""Answers to the person who ran a command, pressed a button or submitted a form are never
+dropped silently.
 
 Bolt's `respond` posts to the request's response_url and does not raise when Slack refuses
 (the URL takes 5 posts within 30 minutes, then answers 404; it can fail with 5xx too).
 `CheckedRespond` checks each answer, and sends a refused one as `chat.postEphemeral` instead;
-`install` makes it the `respond` every listener (and the error handler) is given.
+`install` makes it the `respond` every listener (and the error handler) is given. A modal's
+submission has no response_url, and its modal is closed once acknowledged: `tell_submitter`
+answers in the card's channel, or in a small modal of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 
+from clipbot.blocks import section
 from clipbot.notify import SlackPoster
+from clipbot.slack.requests import NoteSubmission
 from clipbot.slack_errors import slack_error
 
 log = logging.getLogger(__name__)
@@ -98,3 +103,31 @@ def install(app: App, poster: SlackPoster) -> None:
             user = body.get("user_id") or (body.get("user") or {}).get("id")
             context["respond"] = CheckedRespond(url, poster, str(channel or ""), str(user or ""))
         return next()
+
+
+def tell_submitter(poster: SlackPoster, body: dict[str, Any], user: str, text: str) -> None:
+    """Tells `user`, who submitted the note form `body` (a view_submission), `text`: as an
+    ephemeral message in the card's channel (chat.postEphemeral), or, when the form names no
+    channel it can be read from or Slack refuses the message there (`is_archived`,
+    `user_not_in_channel`, …), in a small modal opened with the submission's own `trigger_id`
+    (views.open; Slack honours it for 3 seconds). Never raises; logged when neither works."""
+    note = NoteSubmission.from_body(body)
+    if note is not None:
+        try:
+            poster.ephemeral(note.channel_id, user, {"text": text})
+            return
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.info("could not answer %s in %s (%s): in a modal", user, note.channel_id, exc)
+    trigger = str(body.get("trigger_id") or "")
+    if not (trigger and poster.open_view(trigger_id=trigger, view=notice(text))):
+        log.warning("could not answer %s's note form at all", user)
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A modal that only says `text` (mrkdwn, within a section's 3000 characters)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "clipbot"},
+        "close": {"type": "plain_text", "text": "OK"},
+        "blocks": [section(text)],
+    }

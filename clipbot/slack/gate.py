@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot.blocks import section
 from clipbot.notify import SlackPoster
-from clipbot.slack.requests import NoteSubmission
+from clipbot.slack.answering import tell_submitter
 from clipbot.slack_errors import slack_error
 from clipbot.store import Store, StoreError
 
@@ -125,15 +125,13 @@ class Gate:
     def _refuse(
         self, kind: str, refusal: str, body: dict[str, Any], user: str, respond: Respond | None
     ) -> None:
-        """Says no: on the Home tab, as an ephemeral in a submitted note's channel (the modal is
-        closed by then), or through the command's or press's response_url."""
+        """Says no: on the Home tab, to a submitted note form's author (its modal is closed by
+        then: see answering.tell_submitter), or through the command's or press's response_url."""
         try:
             if kind == "app_home_opened":
                 self._poster.publish_home(user, {"type": "home", "blocks": [section(refusal)]})
             elif kind == "view_submission":
-                note = NoteSubmission.from_body(body)
-                if note is not None:
-                    self._poster.ephemeral(note.channel_id, user, {"text": refusal})
+                tell_submitter(self._poster, body, user, refusal)
             elif respond is not None:
                 respond(text=refusal, response_type="ephemeral", replace_original=False)
         except (SlackApiError, SlackClientError, OSError) as exc:
