@@ -16,7 +16,7 @@ from clipbot.status import health_lines
 HOME_CHARS = 40_000  # a Home tab has no message-size limit, only blocks and section lengths
 # Blocks each part may take: with the header, dividers, "…and N more" notes and the recent
 # clips, the whole stays within VIEW_BLOCKS.
-HEALTH_BLOCKS, MUTE_BLOCKS = 10, 12
+HEALTH_BLOCKS, MUTE_BLOCKS = 10, 6  # 6 sections of mutes: less than /clips status shows
 SUBSCRIPTION_BLOCKS = VIEW_BLOCKS - HEALTH_BLOCKS - MUTE_BLOCKS - 8
 
 
@@ -48,10 +48,15 @@ def home_view(
         {"type": "header", "text": {"type": "plain_text", "text": "clipbot"}},
         *health_blocks,
         {"type": "divider"},
-        *_part(["*Subscriptions*", *sub_lines], SUBSCRIPTION_BLOCKS, "/clips subscriptions"),
+        *_part(
+            ["*Subscriptions*", *sub_lines],
+            SUBSCRIPTION_BLOCKS,
+            "`/clips subscriptions` lists them all.",
+        ),
     ]
     if muted:
-        blocks += [{"type": "divider"}, *_part(list(muted), MUTE_BLOCKS, "/clips status")]
+        more = "`/clips status` lists more of them."
+        blocks += [{"type": "divider"}, *_part(list(muted), MUTE_BLOCKS, more)]
     blocks.append({"type": "divider"})
     if isinstance(recent, str):
         body = f":warning: {escape(recent)}"
@@ -64,10 +69,10 @@ def home_view(
     return {"type": "home", "blocks": blocks}
 
 
-def _part(lines: list[str], max_blocks: int, command: str) -> list[dict[str, Any]]:
-    """A heading and its lines in at most `max_blocks` sections, then "…and N more" naming the
-    command that lists them all when some did not fit."""
+def _part(lines: list[str], max_blocks: int, where: str) -> list[dict[str, Any]]:
+    """A heading and its lines in at most `max_blocks` sections, then "…and N more" and
+    `where` the rest are listed, when some did not fit."""
     blocks, left = fitted(lines, max_blocks=max_blocks, max_chars=HOME_CHARS)
     if left:
-        blocks.append(context(f"…and {left} more. `{command}` lists them all."))
+        blocks.append(context(f"…and {left} more. {where}"))
     return blocks

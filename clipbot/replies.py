@@ -32,6 +32,7 @@ from clipbot.status import health_lines
 
 MORE, OPEN_MORE, SUBSCRIPTIONS_MORE = "clips_more", "open_more", "subscriptions_more"
 LIST_TITLE_LIMIT = 80
+STATUS_MUTE_CHARS = 20_000  # running mutes in /clips status: the rest are counted
 
 USAGE = """*Usage:* `/clips [what]`
 • `/clips` or `/clips 20` or `/clips recent 20` — the most recent saved clips (default 10, max 50)
@@ -229,9 +230,21 @@ def status_reply(
     """/clips status: the poller's health, the metrics' `figures`, what running mutes hold back
     (`muted`), and whether the replica answering is the one that polls (`replica`: a
     clipbot.leader.Role value)."""
-    lines = health_lines(health, now_ms, poll_seconds, flagged, figures) + (muted or [])
+    lines = health_lines(health, now_ms, poll_seconds, flagged, figures)
+    lines += _within(muted or [], STATUS_MUTE_CHARS, "running mutes")
     lines.append(f"This replica: {replica}")
     return text_reply("\n".join(lines))
+
+
+def _within(lines: list[str], max_chars: int, noun: str) -> list[str]:
+    """The first whole `lines` that fit in `max_chars`, then "…and N more `noun`." for the rest
+    (Slack refuses a message `text` over 40,000 characters)."""
+    used = 0
+    for index, line in enumerate(lines):
+        used += len(line) + 1
+        if used > max_chars:
+            return [*lines[:index], f"…and {len(lines) - index} more {noun}."]
+    return lines
 
 
 # Not "everything is resolved": a digest's clips have no buttons, so they are never listed here.

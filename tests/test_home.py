@@ -87,7 +87,8 @@ class TestHomeMutes:
 
     def test_many_mutes_are_counted_not_cut(self, bot: Bot, world: World) -> None:
         """More running mutes than a Home tab holds: whole lines that fit, then "…and N more"
-        naming /clips status; the view is one Slack takes (the fake checks its limits)."""
+        pointing to /clips status, which lists more of them and counts the rest; Slack takes
+        both (the fake checks a view's limits and a message's 40,000 characters)."""
         now = world.now[0]
         cameras = [f"camera {i:04d} " + "x" * 150 for i in range(600)]
         for camera in cameras:
@@ -104,9 +105,17 @@ class TestHomeMutes:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"…and {600 - listed} more. `/clips status` lists them all.",
+                    "text": f"…and {600 - listed} more. `/clips status` lists more of them.",
                 }
             ],
         }
         shown = "\n".join(s["text"]["text"] for s in sections)
         assert [c for c in cameras if f"“{c}”" in shown] == cameras[:listed]  # whole, in order
+        bot.command("status", channel="C2")
+        status = bot.next_response()["text"].splitlines()
+        in_status = sum(line.startswith("• <#C1> muted until") for line in status)
+        assert listed <= in_status < 600
+        assert status[-2:] == [
+            f"…and {600 - in_status} more running mutes.",
+            "This replica: leader",
+        ]
