@@ -20,18 +20,20 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import duties, health, jobs, wiring, wsgi
 from clipbot.config import ConfigError, Settings
+from clipbot.inflight import RHOMBUS_LISTENERS, Busy, ListenerPool
 from clipbot.leader import Leadership, Role
 from clipbot.metrics import Metrics
 from clipbot.notify import SlackPoster
 from clipbot.poller import Poller
 from clipbot.rhombus import RhombusAuthError, RhombusClient, RhombusError, poll_budget_note
+from clipbot.slack.ackfirst import Lanes
 from clipbot.slack.app import build_app
 from clipbot.slack.deps import Deps
 from clipbot.slack.gate import Guests
 from clipbot.slack.http import slack_wsgi
 from clipbot.slack.inhand import AcknowledgingHandler, InHand
 from clipbot.slack_errors import slack_credentials_problem
-from clipbot.stopping import GRACE_S, Busy, ListenerPool, Stop, abandon
+from clipbot.stopping import GRACE_S, Stop, abandon
 from clipbot.store import Store, StoreOpenError, StoreUnavailable, open_store
 from clipbot.video import MB, VideoDesk
 
@@ -134,9 +136,15 @@ class Bot:
         )
         self.busy = Busy()
         self.listeners = ListenerPool(self.busy)
+        self.rhombus_listeners = ListenerPool(self.busy, RHOMBUS_LISTENERS, "listener-rhombus")
+        self.lanes = Lanes(
+            self.listeners,
+            self.rhombus_listeners,
+            stop.too_late_to_start if stop else lambda: False,
+        )
         secret = settings.slack_signing_secret.reveal()
         self.in_hand = InHand()  # Socket Mode envelopes not yet acknowledged: work waits
-        self.app = build_app(self.deps, web, secret, self.listeners, self.in_hand)
+        self.app = build_app(self.deps, web, secret, self.lanes, self.in_hand)
         self.scheduler = jobs.scheduler(duties.background_jobs(self), self.busy)
         # A new leader does the leader's work at once rather than at the jobs' next slots.
         leader_jobs = [name for name in duties.LEADER_JOBS if self.scheduler.get_job(name)]
@@ -248,11 +256,17 @@ class Bot:
             self._close_slack()  # no new Slack requests
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=False)  # no new runs
-            self.listeners.shutdown(wait=False)
+            # Work acknowledged and still queued runs first (a request arriving now is taken
+            # too, while the grace lasts); what has not begun in time is not begun, and its
+            # people are told so while Slack can still be reached. The pools are shut once idle.
+            if self.stop and not self.busy.wait_idle(self.stop.until_too_late()):
+                self.lanes.drain()
             if not self.busy.wait_idle(self.stop.remaining() if self.stop else GRACE_S):
                 # The store and clients stay open for what still runs; the process ends here.
                 grace = self.stop.grace_s if self.stop else GRACE_S
                 abandon(f"stopping took longer than {grace:g}s")
+            self.listeners.shutdown(wait=False)
+            self.rhombus_listeners.shutdown(wait=False)
             self._close_health()
         self.leadership.resign()  # another replica takes over at once
         self.rhombus.close()

@@ -20,10 +20,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clipbot import logs
+from clipbot.inflight import Busy
 from clipbot.logs import RECALL_S, Streak
 from clipbot.rhombus import RhombusError
 from clipbot.slack_errors import slack_error
-from clipbot.stopping import Busy, Stopped
+from clipbot.stopping import Stopped
 from clipbot.store import StoreError
 
 log = logging.getLogger(__name__)

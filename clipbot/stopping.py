@@ -20,9 +20,8 @@ import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from slack_sdk.http_retry.handler import RetryHandler
@@ -31,10 +30,12 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 GRACE_S = 8.0  # from the signal to the end of the process, inside the contract's 10 s
 CUT_AFTER_S = 5.0  # from the signal to cutting the HTTP calls still in flight
+# A listener's work not begun this long after the signal is not begun: its person is told to
+# try again while Slack can still be reached.
+START_WITHIN_S = 3.0
 
 # httpcore's trace events that hand over a freshly opened network stream.
 _NEW_STREAM = ("connection.connect_tcp.complete", "connection.start_tls.complete")
@@ -98,6 +99,17 @@ class Stop:
         for sock in sockets:
             _cut(sock)
 
+    def too_late_to_start(self) -> bool:
+        """Whether work not begun yet should no longer begin (START_WITHIN_S after the stop)."""
+        return self.at is not None and self.until_too_late() == 0.0
+
+    def until_too_late(self) -> float:
+        """Seconds until work not begun should no longer begin (all of START_WITHIN_S before
+        the stop)."""
+        if self.at is None:
+            return START_WITHIN_S
+        return max(0.0, START_WITHIN_S - (time.monotonic() - self.at))
+
     def remaining(self) -> float:
         """Seconds of grace left (all of it before the stop)."""
         if self.at is None:
@@ -160,52 +172,6 @@ class Stop:
                 abandon(f"stopping took longer than {self.grace_s:g}s", exit)
 
         threading.Thread(target=watch, name="stop-watchdog", daemon=True).start()
-
-
-class Busy:
-    """Counts work in progress (poll cycles, listeners) so a stop can wait for it to finish."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = threading.Condition()
-
-    @contextlib.contextmanager
-    def task(self) -> Iterator[None]:
-        with self._idle:
-            self._count += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._count -= 1
-                self._idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Waits up to `timeout` seconds for nothing to be running; whether that happened."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._count == 0, timeout)
-
-
-# Listeners' work running at once (acknowledgements do not wait for it: see
-# clipbot.slack.ackfirst); most of a command's time is spent waiting on Slack and Rhombus.
-LISTENERS = 32
-
-
-class ListenerPool(ThreadPoolExecutor):
-    """The threads listeners' work runs in, owned by clipbot so a stop waits for that work to
-    finish before the store and clients it uses are closed (work still queued runs first: it
-    was acknowledged)."""
-
-    def __init__(self, busy: Busy, max_workers: int = LISTENERS) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
-        self._busy = busy
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        def run() -> T:
-            with self._busy.task():
-                return fn(*args, **kwargs)
-
-        return super().submit(run)
 
 
 def abandon(reason: str, exit: Callable[[int], object] = os._exit) -> None:

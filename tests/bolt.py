@@ -57,6 +57,7 @@ class Bot:
         self.app: App = built.app
         self._busy = built.busy
         self.in_hand = built.in_hand  # what its Socket Mode handler would report to
+        self.built = built
         self._responses = 0
 
     def trigger(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -204,3 +205,21 @@ class TestResponseUrl:
         assert (refused.status_code, refused.body) == (400, "invalid_blocks")
         assert hook.send(text="c").status_code == 200
         assert [r["text"] for r in slack.responses] == ["c"]
+
+
+def test_a_request_cut_off_mid_body_is_not_acted_on(slack: FakeSlack) -> None:
+    """A client that dies while sending its body (a SIGKILLed clipbot) gets nothing done and
+    nothing refused: Slack acts only on whole requests."""
+    host, port = slack.api_url.split("//")[1].split("/")[0].split(":")
+    body = b"channel=C1&text=hello"
+    with socket.create_connection((host, int(port))) as sock:
+        head = (
+            "POST /api/chat.postMessage HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {BOT_TOKEN}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body[:5])
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # closed without an answer
+    assert (slack.calls, slack.messages, slack.refused) == ([], [], [])

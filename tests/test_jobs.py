@@ -10,8 +10,8 @@ import time
 import pytest
 
 from clipbot import jobs
+from clipbot.inflight import Busy
 from clipbot.rhombus import RhombusUnavailable
-from clipbot.stopping import Busy
 
 DOWN = "Rhombus event/getSavedClipsV2 failed after 4 attempts: connection failed (ConnectError)"
 

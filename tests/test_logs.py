@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from clipbot import jobs, logs
-from clipbot.stopping import Busy
+from clipbot.inflight import Busy
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
 from tests.world import T0, World

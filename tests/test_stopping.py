@@ -13,8 +13,9 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
 from clipbot.config import Secret
+from clipbot.inflight import Busy, ListenerPool
 from clipbot.rhombus import RhombusAuth, RhombusClient, RhombusUnavailable
-from clipbot.stopping import Busy, ListenerPool, RateLimitRetry, Stop, Stopped, UntilStop
+from clipbot.stopping import RateLimitRetry, Stop, Stopped, UntilStop
 from tests.fakes.rhombus import API_KEY, FakeRhombus
 from tests.fakes.server import Reply
 from tests.fakes.slack import BOT_TOKEN, FakeSlack

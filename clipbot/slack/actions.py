@@ -54,7 +54,7 @@ NOT_A_CARD = (
 
 def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
     @app.action(replies.MORE)
-    @after_ack
+    @after_ack.rhombus
     def more(body: dict[str, Any], respond: Respond) -> None:
         request = ActionRequest.from_body(body)
         position = more_position(request.value, deps)
@@ -131,7 +131,7 @@ def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
             tell_submitter(deps.poster, body, submission.user_id, refusal)
 
     @app.action(blocks.SHARE)
-    @after_ack
+    @after_ack.rhombus
     def share(body: dict[str, Any], respond: Respond) -> None:
         if not deps.access.may_share(ActionRequest.from_body(body).user_id):
             _tell(respond, access.share_refusal(deps.share))  # CLIPBOT_SHARE; a forged press too
@@ -180,7 +180,7 @@ def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
         )
 
     @app.action(blocks.VIDEO)
-    @after_ack
+    @after_ack.rhombus
     def video(body: dict[str, Any], respond: Respond) -> None:
         request, card = _pressed(deps, body, respond)
         if card is None:

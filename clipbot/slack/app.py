@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from clipbot.slack import actions, answering, commands, home
-from clipbot.slack.ackfirst import AckFirst, failed
+from clipbot.slack.ackfirst import AckFirst, Lanes, failed
 from clipbot.slack.deps import Deps
 from clipbot.slack.gate import Gate
 from clipbot.slack.inhand import InHand
@@ -22,11 +21,11 @@ def build_app(
     deps: Deps,
     client: WebClient,
     signing_secret: str = "",
-    listener_executor: Executor | None = None,
+    lanes: Lanes | None = None,
     in_hand: InHand | None = None,
 ) -> App:
     """A Bolt app with clipbot's listeners; the caller picks Socket Mode or HTTP, and may own
-    the thread pool the listeners' work runs in (one of Bolt's size otherwise) and the
+    the thread pools the listeners' work runs in (one pool of Bolt's size otherwise) and the
     `in_hand` its Socket Mode handler reports to. Every request is acknowledged before any work
     (see clipbot.slack.ackfirst)."""
     app = App(
@@ -39,9 +38,8 @@ def build_app(
         process_before_response=True,
     )
     answering.install(app, deps.poster)
-    pool = listener_executor or ThreadPoolExecutor(thread_name_prefix="listener")
     gate = Gate(deps.store, deps.guests, deps.poster, deps.now_ms)
-    after_ack = AckFirst(pool, gate, in_hand or InHand())
+    after_ack = AckFirst(lanes or Lanes(), gate, in_hand or InHand())
     commands.register(app, deps, after_ack)
     actions.register(app, deps, after_ack)
     home.register(app, deps, after_ack)

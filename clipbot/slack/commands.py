@@ -78,6 +78,8 @@ def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
             respond(**replies.error_reply(command.message))
         elif command == Verb("help"):
             respond(**replies.help_reply())
+        elif isinstance(command, ListQuery | SubscribeQuery):  # these wait on Rhombus
+            after_ack.later(body, respond, lambda: respond(**answer(command, request, deps)))
         else:
             respond(**answer(command, request, deps))
 

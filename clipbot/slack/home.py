@@ -18,7 +18,7 @@ from clipbot.slack.deps import Deps
 
 def register(app: App, deps: Deps, after_ack: AckFirst) -> None:
     @app.event("app_home_opened")
-    @after_ack
+    @after_ack.rhombus
     def home_opened(body: dict[str, Any], respond: Respond) -> None:
         event = body["event"]
         if event.get("tab", "home") != "home":

@@ -71,6 +71,11 @@ class LoopbackServer:
                     reply = sink(self.path, headers, read_chunks(self.rfile, length))
                 else:
                     body = self.rfile.read(length) if length else b""
+                    if len(body) < length:
+                        # The client died mid-request (a SIGKILLed clipbot): like the real
+                        # services, act on nothing and answer nothing.
+                        self.close_connection = True
+                        return
                     reply = route_(self.command, self.path, headers, body)
                 if reply.delay:
                     stopping.wait(reply.delay)
