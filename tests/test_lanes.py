@@ -4,6 +4,7 @@ it will not begin in time."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from clipbot.inflight import RHOMBUS_LISTENERS, Busy, ListenerPool
-from clipbot.slack.ackfirst import RESTARTING
+from clipbot.slack.ackfirst import RESTARTING, STORE_DOWN
+from clipbot.store import StoreUnavailable
 from tests import test_http
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
@@ -147,3 +149,22 @@ def test_a_request_after_the_pools_shut_is_left_for_slack_to_deliver_again(
     assert world.slack.responses == []
     assert "stopping: a command was not taken; Slack will deliver it again" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_a_note_form_that_fails_after_its_ack_is_answered(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Resolve note submitted while the database is down: its modal closed at the
+    acknowledgement, so the submitter is told in the card's channel that nothing was done
+    (not silence, which reads as resolved)."""
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("the database does not answer")
+
+    bot = Bot(world)
+    monkeypatch.setattr(world.store, "card", down)
+    meta = json.dumps({"c": "A", "ch": "C1", "a": "resolve", "v": 0})
+    ack = bot.submit_note(meta, "done", user="U2")
+    assert (ack.status, ack.body) == (200, "")
+    (told,) = eventually(lambda: world.slack.called("chat.postEphemeral"))
+    assert (told["channel"], told["user"], told["text"]) == ("C1", "U2", STORE_DOWN)

@@ -37,6 +37,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, BoltRequest, Respond
 
+from clipbot.slack.answering import CheckedRespond
 from clipbot.slack.gate import Gate
 from clipbot.slack.inhand import InHand
 from clipbot.stopping import Stopped
@@ -191,14 +192,14 @@ class AckFirst:
 
 def not_begun(body: dict[str, Any], respond: Respond | None) -> None:
     """Work left undone because the process is stopping: logged, and the person told (when
-    the request has a response_url) to try again."""
+    the request can be answered) to try again."""
     log.warning("stopping: a %s acknowledged earlier was not acted on", _kind(body))
     _tell(body, respond, RESTARTING)
 
 
 def failed(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
     """A listener failed: logged (a traceback only for the unexpected), and the person told
-    when the request has a response_url (clipbot.slack.answering's `respond` does not raise)."""
+    when the request can be answered (clipbot.slack.answering's `respond` does not raise)."""
     if isinstance(error, NotTaken):
         log.info("stopping: a %s was not taken; Slack will deliver it again", _kind(body))
         return
@@ -215,7 +216,9 @@ def failed(error: Exception, body: dict[str, Any], respond: Respond | None) -> N
 
 
 def _tell(body: dict[str, Any], respond: Respond | None, text: str) -> None:
-    if respond is not None and body.get("response_url"):
+    """Says `text` to the person, when the request can be answered: through its response_url,
+    or to a note form's submitter (clipbot.slack.answering's `respond` does either)."""
+    if isinstance(respond, CheckedRespond):
         respond(text=text, response_type="ephemeral", replace_original=False)
 
 

@@ -32,13 +32,23 @@ log = logging.getLogger(__name__)
 
 class CheckedRespond(Respond):
     """Bolt's `respond`, with its answer checked: refused, it goes as an ephemeral message to
-    the same person in the same channel. Never raises for Slack's refusals (they are logged)."""
+    the same person in the same channel. Never raises for Slack's refusals (they are logged).
+    For a note form's `submission` (a view_submission body: no response_url) its text goes to
+    the submitter through `tell_submitter`."""
 
-    def __init__(self, response_url: str | None, poster: SlackPoster, channel: str, user: str):
+    def __init__(
+        self,
+        response_url: str | None,
+        poster: SlackPoster,
+        channel: str,
+        user: str,
+        submission: dict[str, Any] | None = None,
+    ):
         super().__init__(response_url=response_url)
         self._poster = poster
         self._channel = channel
         self._user = user
+        self._submission = submission
 
     def __call__(  # the same arguments as Bolt's respond
         self,
@@ -53,6 +63,10 @@ class CheckedRespond(Respond):
         thread_ts: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> WebhookResponse:
+        if self._submission is not None:
+            said = text.get("text") if isinstance(text, dict) else text
+            tell_submitter(self._poster, self._submission, self._user, str(said or ""))
+            return WebhookResponse(url="", status_code=200, body="ok (told)", headers={})
         try:
             response = super().__call__(
                 text,
@@ -86,7 +100,8 @@ class CheckedRespond(Respond):
 
 
 def install(app: App, poster: SlackPoster) -> None:
-    """Makes every listener's `respond` a CheckedRespond."""
+    """Makes every listener's `respond` a CheckedRespond (a note form's submission's too,
+    though it has no response_url: its answers go to the submitter)."""
 
     @app.middleware
     def checked_respond(
@@ -102,6 +117,9 @@ def install(app: App, poster: SlackPoster) -> None:
             )
             user = body.get("user_id") or (body.get("user") or {}).get("id")
             context["respond"] = CheckedRespond(url, poster, str(channel or ""), str(user or ""))
+        elif body.get("type") == "view_submission":
+            user = str((body.get("user") or {}).get("id", ""))
+            context["respond"] = CheckedRespond(None, poster, "", user, submission=body)
         return next()
 
 
