@@ -5,6 +5,7 @@ acted on once, over the real Bolt stack and a real Socket Mode connection."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -109,13 +110,13 @@ class TestSocketMode:
         """Over a real Socket Mode connection, a Claim press and its later redelivery (Slack's
         `retry_attempt` 1, same trigger_id) are both acknowledged; the card is claimed once."""
         caplog.set_level(logging.INFO, "clipbot.slack.gate")
-        socket = FakeSocketMode().start()
-        slack.socket_url = socket.url
+        server = FakeSocketMode().start()
+        slack.socket_url = server.url
         bot = Bot(world)
         handler = AcknowledgingHandler(bot.app, APP_TOKEN, bot.in_hand, concurrency=2)
         try:
             handler.connect()  # type: ignore[no-untyped-call]
-            assert eventually(lambda: socket.connections)
+            assert eventually(lambda: server.connections)
             press = {
                 "type": "block_actions",
                 "team": {"id": "T0001"},
@@ -128,18 +129,25 @@ class TestSocketMode:
                     {"action_id": "clip_claim", "block_id": "triage:0", "value": "A"},
                 ],
             }
-            first = socket.send("interactive", press)
+            first = server.send("interactive", press)
             assert eventually(lambda: world.slack.replies("C1", card(world).ts))
-            again = socket.send("interactive", press, retry_attempt=1)
-            assert eventually(lambda: socket.ack_for(first) and socket.ack_for(again))
+            again = server.send("interactive", press, retry_attempt=1)
+            assert eventually(lambda: server.ack_for(first) and server.ack_for(again))
+            no_delay = nodelay(handler)
             bot.settled()
         finally:
             handler.close()  # type: ignore[no-untyped-call]
-            socket.stop()
+            server.stop()
         assert [e.action for e in world.store.events("A", "C1")] == ["claim"]
         assert (card(world).edits, len(world.slack.replies("C1", card(world).ts))) == (1, 1)
         assert "delivery trigger:T-socket-1 came again (retry 1): not acted on" in caplog.text
         assert bot.in_hand.wait(0)  # both were reported received and acknowledged
+        assert no_delay  # each acknowledgement is sent at once, not held back by Nagle
+
+
+def nodelay(handler: AcknowledgingHandler) -> bool:
+    sock = handler.client.current_session.sock  # type: ignore[union-attr]
+    return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))  # type: ignore[union-attr]
 
 
 def frame(envelope_id: str) -> str:

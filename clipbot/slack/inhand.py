@@ -9,13 +9,16 @@ first, then the work runs. Work already running is not held up.
 
 `AcknowledgingHandler` is Bolt's Socket Mode handler reporting both ends: slack_sdk's
 `on_message_listeners` hear each frame as it is read (the earliest public hook), and Bolt's
-`handle` returns once the acknowledgement is sent. Over HTTP nothing is reported, so nothing
+`handle` returns once the acknowledgement is sent; it also sends acknowledgements without
+Nagle's delay. Over HTTP nothing is reported, so nothing
 waits: each request is its own connection, answered as soon as it is dispatched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -79,12 +82,30 @@ class InHand:
 
 
 class AcknowledgingHandler(SocketModeHandler):
-    """Bolt's Socket Mode handler, telling `in_hand` of each envelope received and acknowledged."""
+    """Bolt's Socket Mode handler, telling `in_hand` of each envelope received and acknowledged,
+    and sending each acknowledgement at once (TCP_NODELAY)."""
 
     def __init__(self, app: App, app_token: str, in_hand: InHand, concurrency: int) -> None:
         super().__init__(app, app_token, concurrency=concurrency)
         self._in_hand = in_hand
-        self.client.on_message_listeners.append(in_hand.received)
+        self._no_delay_on: object = None  # the connection's socket already set to TCP_NODELAY
+        self.client.on_message_listeners.append(self._heard)
+
+    def _heard(self, frame: str) -> None:
+        self._no_delay()
+        self._in_hand.received(frame)
+
+    def _no_delay(self) -> None:
+        """Acknowledgements are small frames sent one after the other: with Nagle's algorithm
+        each waits until Slack has acknowledged the one before (up to a delayed ACK, 40 ms on
+        Linux). slack_sdk sets TCP_NODELAY only behind a proxy; this sets it on each new
+        connection, at its first frame (its hello)."""
+        sock = getattr(self.client.current_session, "sock", None)
+        if sock is None or sock is self._no_delay_on:
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._no_delay_on = sock
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         try:
