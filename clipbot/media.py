@@ -1,6 +1,9 @@
-"""Where a clip's media lives on the Rhombus media server: thumbnail and MP4 URLs."""
+"""Where a clip's media lives on the Rhombus media server: thumbnail and MP4 URLs; links
+Rhombus hands out, checked before they go into Slack text."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from clipbot.records import Clip
 
@@ -27,3 +30,13 @@ def media_location(
     if region:
         return f"{media_url}/media/metadata/{region}/{clip_uuid}.{extension}"
     return None
+
+
+def web_link(value: object) -> str | None:
+    """`value` when it is an http(s) URL with a host and nothing Slack's mrkdwn would read as
+    markup (`<`, `>`, `|`) or whitespace, so it stays a link in a message's text rather than,
+    say, a `<!channel>` mention; else None."""
+    if not isinstance(value, str) or any(c in value for c in "<>|") or value.split() != [value]:
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme in ("https", "http") and parts.netloc else None

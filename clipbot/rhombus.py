@@ -14,7 +14,7 @@ import httpx
 
 from clipbot.config import Secret
 from clipbot.feed import Feed, Page
-from clipbot.media import thumbnail_url
+from clipbot.media import thumbnail_url, web_link
 from clipbot.names import NameCache
 from clipbot.records import Camera, Clip, OddRecords, SharedLink, User
 from clipbot.rhombus_errors import RhombusAuthError as RhombusAuthError
@@ -266,9 +266,9 @@ class RhombusClient:
             },
             resend=False,  # each call makes a login-free link: never two for one press
         )
-        url = data.get("shareUrl")
-        if not isinstance(url, str) or not url:
-            raise RhombusError("Rhombus createSharedClipGroupV3 returned no shareUrl")
+        url = web_link(data.get("shareUrl"))  # it goes into a thread line's text as it is
+        if url is None:
+            raise RhombusError("Rhombus createSharedClipGroupV3 returned no usable shareUrl")
         uuid = data.get("uuid")
         return SharedLink(
             url=url,
