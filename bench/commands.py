@@ -78,11 +78,11 @@ def run(commands: int = 200, solo: int = 10) -> Result:
         "fraction of a millisecond each (Bolt's dispatch and slack_sdk's Socket Mode client), "
         "then the work runs. Each leaves at once (TCP_NODELAY: with Nagle's algorithm, half the "
         "bursts measured had their acks held about 40 ms for a delayed TCP ACK). What is left "
-        "is the machine: the fakes serve from processes of "
-        "their own, but on the same 2 cores as clipbot, the benchmark and whatever else runs "
+        "is the machine: the fakes serve from processes of their own, but on the same 2 cores "
+        "as clipbot, the benchmark and whatever else runs "
         f"(load average {load:.1f} when the burst was sent), and the p99 moves with that load. "
-        "The full reply waits for the work itself (32 listener threads, one durable write at a "
-        "time, the fakes' latency)."
+        "The full reply waits for the work itself (the gate's 32 listener threads with one "
+        "durable write at a time, the Rhombus lane's 32 for the listings, the fakes' latency)."
     )
     return result
 
