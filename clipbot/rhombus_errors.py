@@ -23,6 +23,9 @@ class RhombusUnavailable(RhombusError):
     """Rhombus kept failing (5xx, timeouts, connection errors, throttling) through every retry."""
 
 
+SAID_CHARS = 300  # the most of Rhombus's own words (msg, errorMsg) passed on
+
+
 def answer(operation: str, response: httpx.Response, api_key: str) -> dict[str, Any]:
     """The JSON of a non-retryable answer, or the error it stands for. Rhombus's own words in
     the error (`msg`, `errorMsg`) reach Slack replies, the CLI and the health record, so the
@@ -56,8 +59,11 @@ def answer(operation: str, response: httpx.Response, api_key: str) -> dict[str, 
 
 
 def masked(said: object, api_key: str) -> str:
-    """What Rhombus said, as text, with the API key replaced by `***`."""
-    return str(said).replace(api_key, "***") if api_key else str(said)
+    """What Rhombus said, as text, with the API key replaced by `***`, cut to SAID_CHARS
+    (it reaches Slack replies, which Slack refuses past 40,000 characters, and the health
+    record)."""
+    text = str(said).replace(api_key, "***") if api_key else str(said)
+    return text if len(text) <= SAID_CHARS else text[: SAID_CHARS - 1] + "…"
 
 
 def retry_after(response: httpx.Response) -> float | None:
