@@ -131,6 +131,8 @@ def test_sigterm_tells_everyone_whose_command_it_will_not_do(
             bot.proc.kill()
     told = [r for r in slack.responses if r.get("text") == RESTARTING]
     assert len(told) == queued, bot.stderr
+    drained = f"stopping: {queued} request(s) acknowledged earlier will not be acted on"
+    assert bot.stderr.count(drained) == 1  # one line for them all
     assert "Traceback" not in bot.stderr
     assert [s for s in SECRETS if s in bot.stderr] == []
 

@@ -106,6 +106,11 @@ class Lanes:
             left = list(self._queued.values())
             self._queued.clear()
         if left:  # side by side: each answer is a round trip to Slack, and the cut is near
+            log.warning(
+                "stopping: %d request(s) acknowledged earlier will not be acted on; telling"
+                " each person to try again",
+                len(left),
+            )
             with ThreadPoolExecutor(DRAIN_AT_ONCE, thread_name_prefix="drain") as telling:
                 for body, respond in left:
                     telling.submit(not_begun, body, respond)
@@ -193,7 +198,7 @@ class AckFirst:
 def not_begun(body: dict[str, Any], respond: Respond | None) -> None:
     """Work left undone because the process is stopping: logged, and the person told (when
     the request can be answered) to try again."""
-    log.warning("stopping: a %s acknowledged earlier was not acted on", _kind(body))
+    log.info("stopping: a %s acknowledged earlier was not acted on", _kind(body))
     _tell(body, respond, RESTARTING)
 
 
