@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clipbot.slack.answering import notice
-from clipbot.slack.gate import GUEST_REFUSAL, Guests
+from clipbot.slack.gate import GUEST_REFUSAL, NO_USER, Guests
 from tests.bolt import Bot, eventually
 from tests.fakes.rhombus import FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -179,3 +179,18 @@ def test_lookups_are_cached_for_a_while(world: World) -> None:
     now[0] = 301.0
     assert guests.refusal(world.poster, "UGUEST") is None
     assert len(world.slack.called("users.info")) == 3
+
+
+def test_a_request_naming_no_user_is_refused(bot: Bot, world: World) -> None:
+    """A command or press that names no user (Slack always names one) is refused like a
+    failed lookup, not waved through unchecked: no status, no claim."""
+    bot.command("status", user="")
+    assert bot.next_response() == {
+        "text": NO_USER,
+        "response_type": "ephemeral",
+        "replace_original": False,
+    }
+    bot.press("clip_claim", "A", user="", ts=card(world).ts, block_id="triage:0")
+    bot.settled()
+    assert untouched(world)
+    assert world.slack.called("users.info") == []

@@ -39,6 +39,7 @@ GUEST_REFUSAL = (
     "Sorry, clipbot is not available to guests of this workspace: security footage is for "
     "full members only."
 )
+NO_USER = "clipbot could not tell who sent this, so it is not going ahead."
 LOOKUP_FAILED = (
     "clipbot could not check your Slack account just now ({error}), so it is not going ahead. "
     "Please try again in a minute."
@@ -114,10 +115,13 @@ class Gate:
 
     def _member(self, body: dict[str, Any], user: str, respond: Respond | None) -> bool:
         kind = _gated(body)
-        refusal = self._guests.refusal(self._poster, user) if kind and user else None
+        if not kind:
+            return True
+        # No user named: nobody to check, so no one is let in (Slack always names one).
+        refusal = self._guests.refusal(self._poster, user) if user else NO_USER
         if refusal is None:
             return True
-        why = "a guest" if refusal == GUEST_REFUSAL else "users.info failed"
+        why = {GUEST_REFUSAL: "a guest", NO_USER: "no user named"}.get(refusal, "users.info failed")
         log.info("refused a %s from %s: %s", kind, user, why)
         self._refuse(kind or "", refusal, body, user, respond)
         return False
