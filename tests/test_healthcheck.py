@@ -227,3 +227,22 @@ def _tables(url: str) -> list[str]:
     with psycopg.connect(url) as db:
         query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         return [r[0] for r in db.execute(query)]
+
+
+def test_healthcheck_writes_not_a_byte(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`clipbot healthcheck` only reads: an empty SQLite file stays empty, and an older
+    release's file keeps its journal mode (it was switched to WAL, a change to the file)."""
+    path = tmp_path / "clipbot.db"
+    path.touch()
+    assert main(["healthcheck"], env) == 1
+    assert path.stat().st_size == 0
+    path.unlink()
+    with sqlite3.connect(path) as db:
+        db.executescript(schema.MIGRATIONS[0])
+        db.execute("PRAGMA user_version = 1")
+    assert main(["healthcheck"], env) == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    capsys.readouterr()

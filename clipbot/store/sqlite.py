@@ -38,7 +38,7 @@ class SqliteDatabase:
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            if path != ":memory:":
+            if path != ":memory:" and migrate:  # a reader changes nothing, not even this
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             if migrate:
