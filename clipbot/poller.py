@@ -19,7 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
@@ -184,8 +184,9 @@ class Poller:
         if planned.held:
             self.store.hold((m.id, c.uuid, c.created_at_ms) for m, c in planned.held)
         shown = {c.uuid: c for b in batches if not b.digest for c in b.clips}
-        thumbnails = {uuid: uploads.start(clip) for uuid, clip in shown.items()}
-        uploads.drop_except(set(thumbnails))  # read ahead but not shown (in a digest, say)
+        for clip in shown.values():
+            uploads.start(clip)
+        uploads.drop_except(set(shown))  # read ahead but not shown (in a digest, say)
         uploads.widen(self.thumbnails.workers)  # the walk is over
         cards = enrich.cards(batches, names, joins, self.rhombus, self.now_ms())
         # Every channel's first message written down at once: one wait for the disk.
@@ -193,7 +194,7 @@ class Poller:
 
         def deliver(channel_cards: list[Card]) -> ChannelOutcome:
             sub = by_channel[channel_cards[0].channel_id]
-            return self._deliver(channel_cards, sub, thumbnails, sub.channel_id in first)
+            return self._deliver(channel_cards, sub, uploads, sub.channel_id in first)
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="post") as pool:
             outcomes = list(pool.map(logs.carried(deliver), cards))
@@ -278,7 +279,7 @@ class Poller:
         self,
         cards: list[Card],
         sub: Subscription,
-        thumbnails: dict[str, Future[str | None]],
+        thumbnails: Uploads,
         reserved: bool,
     ) -> ChannelOutcome:
         with logs.context(channel=sub.channel_id):

@@ -10,7 +10,6 @@ import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import replace
 
 from clipbot import blocks, logs
@@ -94,45 +93,76 @@ class Thumbnails:
         return sum(redraw(card) for card in self.store.thumbnails_pending(since_ms))
 
 
-def with_thumbnail(card: Card, uploads: dict[str, Future[str | None]]) -> Card:
+def with_thumbnail(card: Card, uploads: Uploads) -> Card:
     """The card (or thread line) with its thumbnail's Slack file ID, once uploaded (waits)."""
-    upload = uploads.get(card.clip.uuid)
-    if upload is None or card.kind is CardKind.DIGEST:
+    if card.kind is CardKind.DIGEST or not uploads.started(card.clip.uuid):
         return card
-    return replace(card, thumbnail_file_id=upload.result())
+    return replace(card, thumbnail_file_id=uploads.file_id(card.clip.uuid))
+
+
+class Cancelled(Exception):
+    """An upload dropped or cut by close() before it ran."""
 
 
 class Uploads:
     """Thumbnails being fetched and uploaded, each clip once, the oldest clip first whatever
     the order they were asked for in (a newest-first feed is read newest first), on up to
-    `workers` threads started as needed."""
+    `workers` threads started as needed.
+
+    A clip's outcome is kept as a plain value, not a Future (a catch-up of 10,000 clips held
+    some 12 MB in Futures and their locks); an Event is made only for an outcome someone is
+    waiting for.
+    """
 
     def __init__(self, upload: Callable[[Clip], str | None], workers: int) -> None:
         self._upload = upload
         self._workers = workers
         self._queue: list[tuple[int, str, Clip]] = []  # a heap, oldest clip first
-        self._futures: dict[str, Future[str | None]] = {}
+        self._outcomes: dict[str, _Outcome] = {}  # clip uuid -> its outcome, once known
+        self._started: set[str] = set()
+        self._waiting: dict[str, threading.Event] = {}
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._closed = False
         self._ready = threading.Condition()
 
-    def start(self, clip: Clip) -> Future[str | None]:
-        """The clip's upload to come (its Slack file ID, None when there is none): queued now,
-        or the one already queued for it."""
+    def start(self, clip: Clip) -> None:
+        """Queues the clip's upload, unless it is queued or done already."""
         with self._ready:
-            if (future := self._futures.get(clip.uuid)) is not None:
-                return future
-            future = self._futures[clip.uuid] = Future()
+            if clip.uuid in self._started:
+                return
+            self._started.add(clip.uuid)
             if self._closed:
-                future.cancel()
-                return future
+                self._settle(clip.uuid, Cancelled(clip.uuid))
+                return
             heapq.heappush(self._queue, (clip.created_at_ms, clip.uuid, clip))
             if self._idle:
                 self._ready.notify()
             elif len(self._threads) < self._workers:
                 self._spawn()
-            return future
+
+    def started(self, uuid: str) -> bool:
+        """Whether the clip's upload was asked for (start())."""
+        with self._ready:
+            return uuid in self._started
+
+    def file_id(self, uuid: str) -> str | None:
+        """The Slack file ID the clip's upload gave (None: no thumbnail), once it is done:
+        waits for it; None at once for a clip never start()ed. Raises what the upload raised,
+        or Cancelled."""
+        with self._ready:
+            if uuid not in self._started:
+                return None
+            if uuid not in self._outcomes:
+                event = self._waiting.setdefault(uuid, threading.Event())
+            else:
+                event = None
+        if event is not None:
+            event.wait()
+        outcome = self._outcomes[uuid]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     def widen(self, workers: int) -> None:
         """Lets up to `workers` threads upload from now on, started for what is queued."""
@@ -141,41 +171,47 @@ class Uploads:
             for _ in range(min(self._workers - len(self._threads), len(self._queue))):
                 self._spawn()
 
+    def drop_except(self, uuids: set[str]) -> None:
+        """Drops the queued uploads of clips not in `uuids` (read ahead, then not shown:
+        they went into a digest, say); those under way finish."""
+        with self._ready:
+            dropped = [job for job in self._queue if job[1] not in uuids]
+            self._queue = [job for job in self._queue if job[1] in uuids]
+            heapq.heapify(self._queue)
+            for _, uuid, _ in dropped:
+                self._settle(uuid, Cancelled(uuid))
+
+    def close(self) -> None:
+        """Drops what has not started and waits for the uploads under way."""
+        with self._ready:
+            self._closed = True
+            for _, uuid, _ in self._queue:
+                self._settle(uuid, Cancelled(uuid))
+            self._queue.clear()
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join()
+
     def _spawn(self) -> None:
         thread = threading.Thread(target=self._work, name="thumbnail", daemon=True)
         self._threads.append(thread)
         thread.start()
 
-    def drop_except(self, uuids: set[str]) -> None:
-        """Cancels the queued uploads of clips not in `uuids` (read ahead, then not shown:
-        they went into a digest, say); those under way finish."""
-        with self._ready:
-            self._queue = [job for job in self._queue if job[1] in uuids]
-            heapq.heapify(self._queue)
-        for uuid, future in list(self._futures.items()):
-            if uuid not in uuids:
-                future.cancel()  # no effect on one running or done
-
-    def close(self) -> None:
-        """Cancels what has not started and waits for the uploads under way."""
-        with self._ready:
-            self._closed = True
-            self._queue.clear()
-            self._ready.notify_all()
-        for future in self._futures.values():
-            future.cancel()
-        for thread in self._threads:
-            thread.join()
-
     def _work(self) -> None:
         while (clip := self._next()) is not None:
-            future = self._futures[clip.uuid]
-            if not future.set_running_or_notify_cancel():
-                continue
+            outcome: _Outcome
             try:
-                future.set_result(self._upload(clip))
-            except BaseException as exc:  # handed to whoever waits for this card's image
-                future.set_exception(exc)
+                outcome = self._upload(clip)
+            except Exception as exc:  # handed to whoever waits for this card's image
+                outcome = exc
+            with self._ready:
+                self._settle(clip.uuid, outcome)
+
+    def _settle(self, uuid: str, outcome: _Outcome) -> None:
+        """Records an outcome and wakes whoever waits for it (holding `_ready`)."""
+        self._outcomes[uuid] = outcome
+        if (event := self._waiting.pop(uuid, None)) is not None:
+            event.set()
 
     def _next(self) -> Clip | None:
         with self._ready:
@@ -184,3 +220,6 @@ class Uploads:
                 self._ready.wait()
                 self._idle -= 1
             return heapq.heappop(self._queue)[2] if self._queue else None
+
+
+_Outcome = str | None | Exception

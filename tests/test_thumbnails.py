@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from clipbot.records import Clip
-from clipbot.thumbnails import Uploads
+from clipbot.thumbnails import Cancelled, Uploads
 from tests.bolt import eventually
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.server import Reply
@@ -98,9 +97,9 @@ class TestReadAhead:
             made = uploads()
             start = made.start
 
-            def start_counted(c: Clip) -> Future[str | None]:
+            def start_counted(c: Clip) -> None:
                 queued.append((len(world.rhombus.calls("getSavedClipsV2")), c.uuid))
-                return start(c)
+                start(c)
 
             made.start = start_counted  # type: ignore[method-assign]
             return made
@@ -160,10 +159,10 @@ class TestReadAhead:
 class TestUploads:
     """The cycle's pool of thumbnail uploads (clipbot.thumbnails.Uploads)."""
 
-    def test_oldest_first_each_once_widened_and_dropped(self) -> None:
+    def test_oldest_first_each_once_and_dropped(self) -> None:
         """One worker, held on its first clip while four more are queued newest first (as a
         newest-first feed is read): they run oldest first, each once, asked again or not; a
-        dropped clip never runs; widen() starts more workers for what is queued."""
+        dropped clip never runs and says so; a clip never asked for has no file."""
         release, ran = threading.Event(), []
 
         def upload(c: Clip) -> str:
@@ -174,36 +173,50 @@ class TestUploads:
 
         uploads = Uploads(upload, workers=1)
         try:
-            first = uploads.start(Clip("C9", created_at_ms=T0 + 9))
+            uploads.start(Clip("C9", created_at_ms=T0 + 9))
             assert eventually(lambda: ran == ["C9"])
-            queued = [uploads.start(Clip(f"C{n}", created_at_ms=T0 + n)) for n in (4, 3, 2, 1)]
-            assert uploads.start(Clip("C2", created_at_ms=T0 + 2)) is queued[2]
+            for n in (4, 3, 2, 1, 2):
+                uploads.start(Clip(f"C{n}", created_at_ms=T0 + n))
             uploads.drop_except({"C9", "C1", "C2", "C4"})
-            assert queued[1].cancelled()
+            with pytest.raises(Cancelled):
+                uploads.file_id("C3")
             release.set()
-            assert [f.result(10) for f in (first, queued[3], queued[2], queued[0])] == [
-                "F-C9",
-                "F-C1",
-                "F-C2",
-                "F-C4",
-            ]
+            files = [uploads.file_id(u) for u in ("C9", "C1", "C2", "C4", "C0")]
+            assert files == ["F-C9", "F-C1", "F-C2", "F-C4", None]
             assert ran == ["C9", "C1", "C2", "C4"]
-            hold = threading.Event()
-            busy = [threading.Event() for _ in range(3)]
-
-            def slow(c: Clip) -> str:
-                busy[int(c.uuid[1:])].set()
-                hold.wait(10)
-                return c.uuid
-
-            wide = Uploads(slow, workers=1)
-            jobs = [wide.start(Clip(f"W{n}", created_at_ms=T0 + n)) for n in range(3)]
-            assert busy[0].wait(10) and not busy[1].is_set()
-            wide.widen(3)  # the other two start at once, beside the first
-            assert busy[1].wait(10) and busy[2].wait(10)
-            hold.set()
-            assert [j.result(10) for j in jobs] == ["W0", "W1", "W2"]
-            wide.close()
         finally:
             release.set()
             uploads.close()
+
+    def test_widened_and_failures_handed_on(self) -> None:
+        """widen() starts more workers at once for what is queued; an upload that raised
+        raises again for whoever waits for its file; close() drops what never started."""
+        hold = threading.Event()
+        busy = {f"W{n}": threading.Event() for n in range(3)}
+
+        def slow(c: Clip) -> str:
+            busy[c.uuid].set()
+            hold.wait(10)
+            if c.uuid == "W2":
+                raise OSError("upload cut")
+            return c.uuid
+
+        wide = Uploads(slow, workers=1)
+        try:
+            for n in range(3):
+                wide.start(Clip(f"W{n}", created_at_ms=T0 + n))
+            assert busy["W0"].wait(10) and not busy["W1"].is_set()
+            wide.widen(3)  # the other two start at once, beside the first
+            assert busy["W1"].wait(10) and busy["W2"].wait(10)
+            hold.set()
+            assert [wide.file_id("W0"), wide.file_id("W1")] == ["W0", "W1"]
+            with pytest.raises(OSError, match="upload cut"):
+                wide.file_id("W2")
+        finally:
+            hold.set()
+            wide.close()
+        late = Uploads(slow, workers=1)
+        late.close()
+        late.start(Clip("W0", created_at_ms=T0))
+        with pytest.raises(Cancelled):
+            late.file_id("W0")
