@@ -107,6 +107,11 @@ def deliver(
             if not carry_on():
                 raise _Stopping
             batch = each if digest else [prepare(each[0])]
+            # Again once the card is complete (its thumbnail may take long): a first message
+            # reserved ahead meets no store write before it is sent, and a replica that lost
+            # the lease meanwhile must not send it (the new leader settles it as in doubt).
+            if not carry_on():
+                raise _Stopping
             if batch[0].kind is CardKind.LINE:
                 # Burst grouping: a line in its card's thread, counted on the card when confirmed.
                 line, thread_ts = batch[0], lines.parent_ts(store, batch[0])

@@ -1,0 +1,65 @@
+"""A leader that loses its lease in the middle of a batch posts nothing more, even a first
+message it reserved ahead (delivery.reserve_first) and is still completing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clipbot.records import Clip
+from clipbot.state import Card
+from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
+from tests.fakes.slack import FakeSlack
+from tests.world import T0, World
+
+
+@pytest.fixture
+def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[World]:
+    w = World(rhombus, slack, tmp_path / "clipbot.db")
+    yield w
+    w.close()
+
+
+class TestLeaseLostMidBatch:
+    def test_first_card_reserved_ahead_is_not_posted_after_the_lease_is_lost(
+        self, world: World
+    ) -> None:
+        """The lease runs out while a channel's first card waits for its thumbnail: the card
+        is not posted by this replica (a new leader, finding the reservation in doubt and not in
+        Slack, would post it too), its reservation is released, and the next leader's cycle
+        posts it once."""
+        for channel in ("C1", "C2"):
+            world.subscribe(channel)
+        world.rhombus.add(clip("A", T0 + 1))
+        world.rhombus.thumbnails["A"] = THUMBNAIL
+        lease = [True]
+        world.poller.leading = lambda: lease[0]
+        fetch, reserve_each = world.client.thumbnail, world.store.reserve_each
+        reserved = threading.Event()
+
+        def reserving(messages: list[list[Card]]) -> list[bool]:
+            done = reserve_each(messages)
+            reserved.set()
+            return done
+
+        def thumbnail_outlasting_the_lease(record: Clip) -> bytes | None:
+            # A slow media server: the answer comes after the first cards were reserved, and
+            # the lease has run out meanwhile.
+            assert reserved.wait(10)
+            lease[0] = False
+            return fetch(record)
+
+        world.store.reserve_each = reserving  # type: ignore[method-assign]
+
+        world.client.thumbnail = thumbnail_outlasting_the_lease  # type: ignore[method-assign]
+        world.poller.poll_once()
+        assert world.slack.posts("C1") == [] and world.slack.posts("C2") == []
+        assert world.store.in_doubt() == []
+        assert world.store.cards("C1") == [] and world.store.cards("C2") == []
+        lease[0] = True  # leading again (or another replica, on the same database)
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A"]
+        assert world.posted_uuids("C2") == ["A"]
