@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from clipbot.records import Clip
-from clipbot.state import Card
+from clipbot.thumbnails import Uploads
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
 from tests.fakes.slack import FakeSlack
 from tests.world import T0, World
@@ -25,7 +25,7 @@ def world(rhombus: FakeRhombus, slack: FakeSlack, tmp_path: Path) -> Iterator[Wo
 
 class TestLeaseLostMidBatch:
     def test_first_card_reserved_ahead_is_not_posted_after_the_lease_is_lost(
-        self, world: World
+        self, world: World, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The lease runs out while a channel's first card waits for its thumbnail: the card
         is not posted by this replica (a new leader, finding the reservation in doubt and not in
@@ -37,23 +37,21 @@ class TestLeaseLostMidBatch:
         world.rhombus.thumbnails["A"] = THUMBNAIL
         lease = [True]
         world.poller.leading = lambda: lease[0]
-        fetch, reserve_each = world.client.thumbnail, world.store.reserve_each
-        reserved = threading.Event()
+        fetch, file_id = world.client.thumbnail, Uploads.file_id
+        waiting = threading.Event()
 
-        def reserving(messages: list[list[Card]]) -> list[bool]:
-            done = reserve_each(messages)
-            reserved.set()
-            return done
+        def waited_for(uploads: Uploads, uuid: str) -> str | None:
+            waiting.set()  # a channel's first card, reserved ahead, waits for its thumbnail
+            return file_id(uploads, uuid)
 
         def thumbnail_outlasting_the_lease(record: Clip) -> bytes | None:
-            # A slow media server: the answer comes after the first cards were reserved, and
-            # the lease has run out meanwhile.
-            assert reserved.wait(10)
+            # A slow media server: the answer comes once the card waits for it, and the lease
+            # has run out meanwhile.
+            assert waiting.wait(10)
             lease[0] = False
             return fetch(record)
 
-        world.store.reserve_each = reserving  # type: ignore[method-assign]
-
+        monkeypatch.setattr(Uploads, "file_id", waited_for)
         world.client.thumbnail = thumbnail_outlasting_the_lease  # type: ignore[method-assign]
         world.poller.poll_once()
         assert world.slack.posts("C1") == [] and world.slack.posts("C2") == []
