@@ -8,7 +8,8 @@ the channel's history (cards, digests) or the thread (lines and replies: lines.p
 replying.py) and only then confirms it or sends it again.
 
 A clip for many channels: every channel's first message is reserved in one transaction before
-any is posted (`reserve_first`), so the disk is waited for once, not once per channel.
+any is posted (`reserve_first`), so the disk is waited for once, not once per channel; after
+it, each channel reserves its next RESERVE_AHEAD cards at a time, so once per that many cards.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from clipbot.state import Card, CardKind
 from clipbot.store import Store, StoreConflict
 
 log = logging.getLogger(__name__)
+
+# A channel's cards are reserved this many at a time, in one durable transaction, before they
+# are posted one by one (the rest released when posting stops); after a crash they are in doubt.
+RESERVE_AHEAD = 8
 
 # A channel whose posts Slack refuses this many poll cycles in a row is marked broken.
 BROKEN_AFTER = 5
@@ -68,6 +73,27 @@ def reserve_first(store: Store, channels: list[list[Card]]) -> set[str]:
     return {first[0].channel_id for first, done in zip(firsts, reserved, strict=True) if done}
 
 
+def _reserve_ahead(store: Store, cards: list[Card]) -> list[str]:
+    """Reserves the next RESERVE_AHEAD cards of a channel's (up to its next thread line, which
+    is reserved as it is sent) in one durable transaction: the channel waits for the disk once
+    per RESERVE_AHEAD cards, not once per card. Their uuids, the longest run reserved from the
+    first (the ones after a card another process holds are released again); StoreConflict when
+    the first is held."""
+    run: list[Card] = []
+    for card in cards[:RESERVE_AHEAD]:
+        if card.kind is CardKind.LINE:
+            break
+        run.append(card)
+    done = store.reserve_each([[card] for card in run])
+    taken = done.index(False) if False in done else len(done)
+    behind = [c.clip.uuid for c, ok in zip(run[taken:], done[taken:], strict=True) if ok]
+    if behind:
+        store.release(run[0].channel_id, behind)
+    if not taken:
+        raise StoreConflict(f"clip {run[0].clip.uuid} in {run[0].channel_id} is reserved")
+    return [c.clip.uuid for c in run[:taken]]
+
+
 def _first(cards: list[Card]) -> list[Card]:
     """The cards of the first message posted for a channel's cards."""
     return cards if cards[0].kind is CardKind.DIGEST else cards[:1]
@@ -96,16 +122,21 @@ def deliver(
     the subscription's mention, at the start of each message; `refusals`: the channel's
     refusals in a row on record (None: unknown), cleared after a post only when some;
     `reserved`: the first message is reserved already (`reserve_first`), and released when it
-    is not sent after all; `prepare(card)`: the card as it is to be posted, completed just
-    before (its thumbnail, uploaded meanwhile); `progress()`: called after each message sent."""
+    is not sent after all; the cards after it are reserved RESERVE_AHEAD at a time
+    (`_reserve_ahead`), and those not sent are released too; `prepare(card)`: the card as it
+    is to be posted, completed just before (its thumbnail, uploaded meanwhile); `progress()`:
+    called after each message sent."""
     channel = cards[0].channel_id
     outcome = ChannelOutcome(channel)
     digest = cards[0].kind is CardKind.DIGEST
-    ahead = reserved  # the first message, reserved and not sent yet
+    # Reserved and not sent yet, in order: the first message (`reserved`), or the next cards.
+    ahead: list[str] = [c.clip.uuid for c in _first(cards)] if reserved else []
     try:
-        for each in [cards] if digest else [[card] for card in cards]:
+        for at, each in enumerate([cards] if digest else [[card] for card in cards]):
             if not carry_on():
                 raise _Stopping
+            if not digest and each[0].kind is not CardKind.LINE and not ahead:
+                ahead = _reserve_ahead(store, cards[at:])
             batch = each if digest else [prepare(each[0])]
             # Again once the card is complete (its thumbnail may take long): a first message
             # reserved ahead meets no store write before it is sent, and a replica that lost
@@ -130,7 +161,9 @@ def deliver(
                     batch[0], console_url, share=share, video_max_bytes=video_max_bytes
                 )
                 metadata = blocks.clip_metadata(batch[0].clip)
-            sending, ahead = ahead, False
+            sending = bool(ahead) and ahead[0] == batch[0].clip.uuid
+            if sending:  # from here on `send` keeps or releases it
+                ahead = [] if digest else ahead[1:]
             send(
                 store,
                 poster,
@@ -152,8 +185,8 @@ def deliver(
         outcome.held_ms = min(c.clip.created_at_ms for c in cards[outcome.posted :])
         _failed(store, outcome, exc)
     finally:
-        if ahead:  # certainly not sent: the next cycle posts it
-            store.release(channel, [c.clip.uuid for c in _first(cards)])
+        if ahead:  # certainly not sent: the next cycle posts them
+            store.release(channel, ahead)
     took = outcome.posted and outcome.broken is None and outcome.error is None
     if took and refusals != 0:
         store.clear_refusals(channel)

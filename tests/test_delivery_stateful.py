@@ -38,9 +38,11 @@ from tests.world import T0, World
 CHANNELS = ("C1", "C2", "C3")
 # Where a cycle can die: (part, method, before or after the call does its work).
 CRASH_POINTS = [
-    ("store", "reserve_each", False),  # every channel's first message, reserved at once
+    # Every channel's first message, reserved at once; then each channel's next cards.
+    ("store", "reserve_each", False),
     ("store", "reserve_each", True),
-    ("store", "reserve", False),
+    ("store", "reserve", False),  # a thread line
+    ("store", "release", False),
     ("poster", "post", False),
     ("poster", "post", True),
     ("store", "confirm", False),

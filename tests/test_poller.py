@@ -129,8 +129,9 @@ def crash_on(target: Any, name: str, call: int, after: bool = False) -> None:
 STEPS = [
     ("store", "reserve_each", 1, False),  # every channel's first message
     ("store", "reserve_each", 1, True),
-    ("store", "reserve", 1, False),
-    ("store", "reserve", 2, False),
+    ("store", "reserve_each", 2, False),  # a channel's next cards, reserved ahead
+    ("store", "reserve_each", 2, True),
+    ("store", "reserve_each", 3, False),
     ("poster", "post", 2, False),
     ("poster", "post", 1, True),
     ("poster", "post", 3, True),
