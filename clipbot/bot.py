@@ -10,6 +10,7 @@ fakes' URLs in the settings and, where they need to, their own clock, `Tuning` o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -141,6 +142,7 @@ class Bot:
             self.listeners,
             self.rhombus_listeners,
             stop.too_late_to_start if stop else lambda: False,
+            stop.sparing if stop else contextlib.nullcontext,
         )
         secret = settings.slack_signing_secret.reveal()
         self.in_hand = InHand()  # Socket Mode envelopes not yet acknowledged: work waits

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -55,6 +55,7 @@ class Stop:
         self._cut = False  # set once in-flight connections have been cut
         self._lock = threading.Lock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._spared = threading.local()  # .on: this thread's new connections are not cut
         self.at: float | None = None  # time.monotonic() of the stop
 
     @property
@@ -153,8 +154,22 @@ class Stop:
 
         urllib.request.install_opener(urllib.request.build_opener(Http, Https))
 
+    @contextlib.contextmanager
+    def sparing(self) -> Iterator[None]:
+        """Connections this thread opens meanwhile are not cut, even after the cut: a short
+        answer to a person (their work was cut, or will not be done) still goes out; the
+        watchdog bounds it like everything else."""
+        self._spared.on = True
+        try:
+            yield
+        finally:
+            self._spared.on = False
+
     def _adopt(self, sock: socket.socket) -> None:
-        """Remembers a connection's socket for `cut()` (shut at once if that already ran)."""
+        """Remembers a connection's socket for `cut()` (shut at once if that already ran),
+        unless the thread is `sparing`."""
+        if getattr(self._spared, "on", False):
+            return
         with self._lock:
             self._sockets.add(sock)
             late = self._cut

@@ -96,8 +96,9 @@ def test_sigterm_tells_everyone_whose_command_it_will_not_do(
     tmp_path: Path,
 ) -> None:
     """`clipbot run` with Rhombus hung and more listings acknowledged than its Rhombus lane
-    runs at once: on SIGTERM, the listings still queued are not begun and each person is told
-    to try again (not silence); it stops in time, cleanly, without a traceback."""
+    runs at once: on SIGTERM, the listings still queued are not begun, those stuck on Rhombus
+    are cut, and each person is told to try again (not silence; the answers to the cut ones go
+    out after the cut); it stops in time, cleanly, without a traceback."""
     socket = FakeSocketMode().start()
     slack.socket_url = socket.url
     rhombus.add(clip("A", int(time.time() * 1000) - 60_000))
@@ -130,7 +131,7 @@ def test_sigterm_tells_everyone_whose_command_it_will_not_do(
         if bot.proc.poll() is None:
             bot.proc.kill()
     told = [r for r in slack.responses if r.get("text") == RESTARTING]
-    assert len(told) == queued, bot.stderr
+    assert len(told) == RHOMBUS_LISTENERS + queued, bot.stderr
     drained = f"stopping: {queued} request(s) acknowledged earlier will not be acted on"
     assert bot.stderr.count(drained) == 1  # one line for them all
     assert "Traceback" not in bot.stderr

@@ -28,11 +28,13 @@ its context holds the WebClient (whose retry handlers hold the stop's locks).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, BoltRequest, Respond
@@ -71,10 +73,12 @@ class Lanes:
         quick: Executor | None = None,
         rhombus: Executor | None = None,
         too_late: Callable[[], bool] = lambda: False,
+        sparing: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.quick = quick or ThreadPoolExecutor(thread_name_prefix="listener")
         self.rhombus = rhombus or self.quick
         self.too_late = too_late
+        self._sparing = sparing  # answers to people made while stopping are not cut
         self._queued: dict[int, tuple[dict[str, Any], Respond]] = {}  # id -> (body, respond)
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -113,7 +117,7 @@ class Lanes:
             )
             with ThreadPoolExecutor(DRAIN_AT_ONCE, thread_name_prefix="drain") as telling:
                 for body, respond in left:
-                    telling.submit(not_begun, body, respond)
+                    telling.submit(self._not_begun, body, respond)
         return len(left)
 
     def _begin(
@@ -128,12 +132,17 @@ class Lanes:
             if self._queued.pop(ticket, None) is None:
                 return  # drained: its person was told
         if self.too_late():
-            not_begun(body, respond)
+            self._not_begun(body, respond)
             return
         try:
             step(body, respond, *args)
         except Exception as error:  # the pool would keep it in a Future no one reads
-            failed(error, body, respond)
+            with self._sparing():  # a Stopped one is told after the cut too
+                failed(error, body, respond)
+
+    def _not_begun(self, body: dict[str, Any], respond: Respond) -> None:
+        with self._sparing():
+            not_begun(body, respond)
 
 
 class AckFirst:
