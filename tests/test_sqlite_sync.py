@@ -5,19 +5,27 @@ once the WAL is synced."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from clipbot.store import StoreError, open_store, sqlite
+from clipbot.store import Store, StoreError, open_store, sqlite
 from tests.test_group_commit import card
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A SQLite store in WAL mode holding one card reserved, A in C1."""
+    opened = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    opened.reserve([card("A")])
+    yield opened
+    opened.close()
+
+
 def test_a_confirm_goes_ahead_while_a_reservation_waits_for_the_disk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
-    store.reserve([card("A")])
     synced: list[str] = []
     disk_busy, disk_free = threading.Event(), threading.Event()
 
@@ -44,23 +52,19 @@ def test_a_confirm_goes_ahead_while_a_reservation_waits_for_the_disk(
     assert returned.is_set()
     assert synced == [f"{tmp_path / 's.db'}-wal"]
     assert [(c.clip.uuid, c.ts) for c in store.cards("C1")] == [("A", "1.000100"), ("B", None)]
-    store.close()
 
 
 def test_non_durable_writes_do_not_wait_for_the_disk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
-    store.reserve([card("A")])
     synced: list[str] = []
     monkeypatch.setattr(sqlite, "_fsync", synced.append)
     store.confirm("C1", ["A"], "1.000100")
     assert synced == []
     store.release("C1", ["B"])  # durable
     assert synced == [f"{tmp_path / 's.db'}-wal"]
-    store.close()
 
 
-def test_a_failed_sync_fails_the_write(tmp_path: Path) -> None:
+def test_a_sync_that_cannot_be_done_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"cannot sync .*missing-wal to disk"):
         sqlite._fsync(str(tmp_path / "missing-wal"))
