@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
-from clipbot import delivery, enrich, lines, logs, plan
+from clipbot import delivery, enrich, lines, logs, plan, stopping
 from clipbot.access import Access
 from clipbot.delivery import ChannelOutcome
 from clipbot.notify import SlackPoster
@@ -282,7 +282,7 @@ class Poller:
         thumbnails: Uploads,
         reserved: bool,
     ) -> ChannelOutcome:
-        with logs.context(channel=sub.channel_id):
+        with logs.context(channel=sub.channel_id), stopping.resending_while(self._carry_on):
             return delivery.deliver(
                 self.store,
                 self.poster,

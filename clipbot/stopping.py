@@ -12,6 +12,7 @@ the store writes each card down before it is sent, so a later start settles anyt
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import http.client
 import logging
 import os
@@ -211,9 +212,33 @@ class _CuttableTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+# Whether this thread's Slack requests may still be sent again after a 429 (None: always). The
+# poll cycle sets it to "this replica still leads": a leader that lost its lease while waiting
+# out a Retry-After must not send the card again, since the new leader owns it by then.
+_RESEND: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "resend", default=None
+)
+
+
+@contextlib.contextmanager
+def resending_while(allowed: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, this thread's requests answered 429 are sent again only while
+    `allowed()` (checked after the Retry-After wait)."""
+    token = _RESEND.set(allowed)
+    try:
+        yield
+    finally:
+        _RESEND.reset(token)
+
+
+def _may_resend() -> bool:
+    allowed = _RESEND.get()
+    return allowed is None or allowed()
+
+
 class RateLimitRetry(RetryHandler):
     """slack_sdk retry on HTTP 429 that waits Slack's Retry-After on the stop, not in a sleep,
-    and gives up once stopping."""
+    and gives up once stopping (or once `resending_while`'s check fails)."""
 
     def __init__(self, stop: Stop, max_retry_count: int = 5) -> None:
         super().__init__(max_retry_count=max_retry_count)
@@ -243,7 +268,8 @@ class RateLimitRetry(RetryHandler):
         except ValueError:
             delay = 1.0
         # After a stop the 429 stands as the answer: slack_sdk raises it as `ratelimited`.
-        state.next_attempt_requested = not self._stop.wait(delay)
+        # So does a lost lease (see resending_while).
+        state.next_attempt_requested = not self._stop.wait(delay) and _may_resend()
         state.increment_current_attempt()
 
 

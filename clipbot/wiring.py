@@ -13,7 +13,6 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
 )
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
@@ -112,12 +111,11 @@ def method_of(url: str) -> str:
 
 def slack_retry_handlers(stop: Stop | None = None) -> list[RetryHandler]:
     """Retries where Slack certainly did nothing (429 with Retry-After; with `stop`, that wait
-    wakes on the stop), and connection failures of methods that are safe to send twice."""
-    rate_limit = (
-        RateLimitRetry(stop, max_retry_count=5)
-        if stop
-        else RateLimitErrorRetryHandler(max_retry_count=5)
-    )
+    wakes on the stop; not after a lease is lost: stopping.resending_while), and connection
+    failures of methods that are safe to send twice."""
+    # Without a stop, one that never comes: the wait still gives up once `resending_while`'s
+    # check fails (a lease lost).
+    rate_limit = RateLimitRetry(stop or Stop(), max_retry_count=5)
     connection: RetryHandler = ResendableConnectionErrorRetryHandler(max_retry_count=2)
     return [UntilStop(connection, stop) if stop else connection, rate_limit]
 

@@ -4,6 +4,7 @@ message it reserved ahead (delivery.reserve_first) and is still completing."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from clipbot.records import Clip
 from clipbot.thumbnails import Uploads
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
+from tests.fakes.server import Reply
 from tests.fakes.slack import FakeSlack
 from tests.world import T0, World
 
@@ -61,3 +63,34 @@ class TestLeaseLostMidBatch:
         world.poller.poll_once()
         assert world.posted_uuids("C1") == ["A"]
         assert world.posted_uuids("C2") == ["A"]
+
+    def test_card_answered_429_is_not_sent_again_after_the_lease_is_lost(
+        self, world: World
+    ) -> None:
+        """Slack answers a card 429 with Retry-After, and the lease runs out during that wait:
+        the card is not sent again by this replica (the new leader owns it now); it is released
+        and posted once by the next leader's cycle."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        world.slack.fail(
+            "chat.postMessage",
+            Reply.json({"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": "2"}),
+        )
+        lease = [True]
+        world.poller.leading = lambda: lease[0]
+
+        def lose_the_lease_once_answered_429() -> None:
+            while not any(c.method == "chat.postMessage" for c in world.slack.calls):
+                time.sleep(0.005)
+            lease[0] = False  # well inside the 2 s Slack asked to wait
+
+        watcher = threading.Thread(target=lose_the_lease_once_answered_429)
+        watcher.start()
+        world.poller.poll_once()
+        watcher.join()
+        posts = [c for c in world.slack.calls if c.method == "chat.postMessage"]
+        assert len(posts) == 1 and world.slack.posts("C1") == []
+        assert world.store.cards("C1") == []
+        lease[0] = True
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A"]
