@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import httpx
+
 from clipbot.records import Clip
 
 
@@ -23,13 +25,22 @@ def video_url(media_url: str, clip: Clip) -> str | None:
 def media_location(
     media_url: str, clip_uuid: str, v2: str | None, region: str | None, extension: str
 ) -> str | None:
-    """`v2` when it is an absolute URL (it is opaque otherwise), else
-    `{media}/media/metadata/{region}/{uuid}.{extension}`; None without either."""
-    if (v2 or "").startswith(("https://", "http://")):
+    """`v2` when it is an absolute URL (it is opaque otherwise) that HTTP can use, else
+    `{media}/media/metadata/{region}/{uuid}.{extension}`; None without either. (A `v2` httpx
+    refuses to parse, like `https://a:b:c/x`, would raise at every request, not fail it.)"""
+    if (v2 or "").startswith(("https://", "http://")) and _usable(v2 or ""):
         return v2
     if region:
         return f"{media_url}/media/metadata/{region}/{clip_uuid}.{extension}"
     return None
+
+
+def _usable(url: str) -> bool:
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return True
 
 
 def web_link(value: object) -> str | None:
