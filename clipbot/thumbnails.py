@@ -7,6 +7,7 @@ ready to show it at first."""
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from clipbot.records import Clip
 from clipbot.rhombus import RhombusClient
 from clipbot.state import Card, CardKind
 from clipbot.store import Store
+
+log = logging.getLogger(__name__)
 
 # Thumbnails fetched and uploaded at once: one takes about three round trips (the media GET,
 # files.getUploadURLExternal with the upload, files.completeUploadExternal) to a card's one, so
@@ -97,7 +100,15 @@ def with_thumbnail(card: Card, uploads: Uploads) -> Card:
     """The card (or thread line) with its thumbnail's Slack file ID, once uploaded (waits)."""
     if card.kind is CardKind.DIGEST or not uploads.started(card.clip.uuid):
         return card
-    return replace(card, thumbnail_file_id=uploads.file_id(card.clip.uuid))
+    try:
+        file_id = uploads.file_id(card.clip.uuid)
+    except Exception as exc:  # an image never holds back its card, nor the cycle
+        # Asked for again later like one the media server did not have (Thumbnails.add_missing).
+        log.warning(
+            "thumbnail for clip %s failed (%r); the card goes without it", card.clip.uuid, exc
+        )
+        return card
+    return replace(card, thumbnail_file_id=file_id)
 
 
 class Cancelled(Exception):

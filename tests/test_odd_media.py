@@ -1,5 +1,5 @@
-"""A media location Rhombus sends that HTTP cannot use never stops the poll cycle: the clip's
-card goes out (its thumbnail from the region form), and so do the clips around it."""
+"""A clip's media never stops the poll cycle: a location Rhombus sends that HTTP cannot use is
+passed over for the region form, and a thumbnail that fails anyhow leaves its card without it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 
 from clipbot.media import thumbnail_url, video_url
 from clipbot.records import Clip
+from clipbot.thumbnails import THUMBNAIL_RETRY_MS
 from tests.fakes.rhombus import THUMBNAIL, FakeRhombus, clip
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, Message
 from tests.world import T0, World
 
 MEDIA = "https://media.example.test"
@@ -48,3 +49,35 @@ class TestUnparsableMediaLocation:
         assert world.posted_uuids("C1") == ["A", "B", "C"]
         (card,) = [m for m in world.slack.posts("C1") if m.text == "New clip: Clip B"]
         assert [b["type"] for b in card.blocks or []].count("image") == 1
+
+
+class TestThumbnailFailure:
+    def test_card_goes_without_it_and_gets_it_later(self, world: World) -> None:
+        """A thumbnail whose fetch fails in a way nobody foresaw holds back neither its card nor
+        the cycle: the card goes without the image, and a later cycle adds it."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1), clip("B", T0 + 2), clip("C", T0 + 3))
+        for uuid in "ABC":
+            world.rhombus.thumbnails[uuid] = THUMBNAIL
+        fetch, failures = world.client.thumbnail, ["B"]
+
+        def unforeseen(record: Clip) -> bytes | None:
+            if record.uuid in failures:
+                failures.remove(record.uuid)
+                raise ValueError("an unforeseen failure")
+            return fetch(record)
+
+        world.client.thumbnail = unforeseen  # type: ignore[method-assign]
+        result = world.poller.poll_once()
+        assert (result.posted, result.failed) == (3, [])
+        assert world.posted_uuids("C1") == ["A", "B", "C"]
+        shown = {m.text: images(m) for m in world.slack.posts("C1")}
+        assert [len(shown[f"New clip: Clip {u}"]) for u in "ABC"] == [1, 0, 1]
+        world.now[0] += THUMBNAIL_RETRY_MS + 1
+        world.poller.poll_once()
+        (card,) = [m for m in world.slack.posts("C1") if m.text == "New clip: Clip B"]
+        assert len(images(card)) == 1 and card.edits == 1
+
+
+def images(message: Message) -> list[str]:
+    return [b["slack_file"]["id"] for b in message.blocks or [] if b["type"] == "image"]
