@@ -23,7 +23,13 @@ from slack_sdk.errors import SlackApiError
 
 from clipbot import blocks, lines, replying
 from clipbot.notify import ChannelBroken, SlackPoster
-from clipbot.slack_errors import IN_DOUBT, SlackFailure, classify, slack_error
+from clipbot.slack_errors import (
+    IN_DOUBT,
+    SlackFailure,
+    classify,
+    refused_for_good,
+    slack_error,
+)
 from clipbot.state import Card, CardKind
 from clipbot.store import Store, StoreConflict
 
@@ -261,7 +267,10 @@ def _settle_cards(store: Store, poster: SlackPoster) -> None:
             # Slack's own clock: anything after the last card confirmed before the doubt.
             found = poster.find_posted(channel, store.last_ts_before_doubt(channel))
         except SlackApiError as exc:
-            # Slack answered (no history scope, say): post again rather than risk a loss.
+            if not refused_for_good(exc):  # Slack's trouble: the card may well be there
+                log.warning("cannot check %s for interrupted posts (%s)", channel, slack_error(exc))
+                continue
+            # Slack refused (no history scope, say): post again rather than risk a loss.
             log.warning(
                 "cannot check %s for interrupted posts (%s): posting them again",
                 channel,

@@ -21,7 +21,7 @@ from clipbot import blocks
 from clipbot.grouping import Parent, camera_of, group
 from clipbot.notify import SlackPoster
 from clipbot.records import Clip
-from clipbot.slack_errors import slack_error
+from clipbot.slack_errors import refused_for_good, slack_error
 from clipbot.state import Card, CardKind, Subscription
 from clipbot.store import Store
 from clipbot.threadline import grouped_line
@@ -76,14 +76,18 @@ def settle(store: Store, poster: SlackPoster) -> None:
 
 def _in_thread(poster: SlackPoster, channel: str, thread_ts: str) -> dict[str, str] | None:
     """Clip uuid → ts of the lines in a card's thread; {} when Slack will not show the thread
-    (post again rather than lose a line); None when Slack cannot be reached (ask later)."""
+    (post again rather than lose a line); None when Slack cannot be reached or is in trouble
+    (ask later)."""
     try:
         return poster.find_in_thread(channel, thread_ts)
     except SlackApiError as exc:
-        log.warning(
-            "cannot read a thread in %s (%s): posting lines again", channel, slack_error(exc)
-        )
-        return {}
+        if refused_for_good(exc):
+            log.warning(
+                "cannot read a thread in %s (%s): posting lines again", channel, slack_error(exc)
+            )
+            return {}
+        log.warning("cannot read a thread in %s (%s)", channel, slack_error(exc))
+        return None
     except (SlackClientError, OSError) as exc:
         log.warning("cannot reach Slack to read a thread in %s (%s)", channel, slack_error(exc))
         return None

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from clipbot import blocks
 from clipbot.notify import SlackPoster
-from clipbot.slack_errors import IN_DOUBT, slack_error
+from clipbot.slack_errors import IN_DOUBT, refused_for_good, slack_error
 from clipbot.state import ThreadReply
 from clipbot.store import Store
 
@@ -99,12 +99,12 @@ def _settle_reply(
 
 def _replies_in(poster: SlackPoster, channel: str, thread_ts: str) -> dict[str, str] | None:
     """Reply key → ts of clipbot's lines in a thread; {} if Slack will not show it (post again
-    rather than lose the line); None if Slack cannot be reached (ask again later)."""
+    rather than lose the line); None if Slack cannot be reached or is in trouble (ask later)."""
     try:
         return poster.find_replies(channel, thread_ts)
     except SlackApiError as exc:
         log.warning("cannot read the thread in %s (%s)", channel, slack_error(exc))
-        return {}
+        return {} if refused_for_good(exc) else None
     except IN_DOUBT as exc:
         log.warning("cannot reach Slack to read a thread in %s (%s)", channel, slack_error(exc))
         return None

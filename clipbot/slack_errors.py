@@ -59,6 +59,14 @@ def classify(exc: Exception, message: Mapping[str, Any] | None = None) -> SlackF
     return SlackFailure.PERMANENT
 
 
+def refused_for_good(exc: SlackApiError) -> bool:
+    """Whether Slack's error answer to a read of a channel's history or a thread is a refusal
+    (no history scope, not in the channel…), after which a message in doubt is posted again
+    rather than lost. False for Slack's own trouble (5xx, `internal_error`, its rate limit
+    beyond the retries): the message may well be there, so the read is tried again later."""
+    return classify(exc) is not SlackFailure.TRANSIENT
+
+
 def channel_fix(reason: str) -> str:
     """What a person must do so clipbot can post again in a channel that refused it with
     `reason` (one of BROKEN_CHANNEL_ERRORS, or any other Slack error code), in a clause."""
