@@ -170,7 +170,10 @@ class Poller:
             zone=self.zone,
             mutes=mutes,
         )
-        batches = planned.batches
+        # A channel with a message still in doubt (Slack could not be asked) waits for it, so
+        # one found missing and posted later keeps its place in the channel's order.
+        doubt = {card.channel_id for card in self.store.in_doubt()}
+        batches = [b for b in planned.batches if b.channel_id not in doubt]
         by_channel = {s.channel_id: s for s in subs}
         now = self.now_ms()
         joins = {  # burst grouping: clip uuid → the card whose thread it joins, per channel

@@ -68,3 +68,21 @@ class TestHistoryTrouble:
         world.poller.poll_once()
         assert len(world.slack.replies("C1", card_ts)) == 1
         assert world.store.in_doubt() == []
+
+
+class TestOrderWhileInDoubt:
+    def test_newer_cards_wait_for_the_card_in_doubt(self, world: World) -> None:
+        """A card whose post got no answer (Slack never took it) cannot be looked for while
+        Slack is in trouble: the channel's newer clips wait for it, so when it is found missing
+        and posted, the channel's order is kept."""
+        world.subscribe("C1")
+        world.rhombus.add(clip("A", T0 + 1))
+        world.slack.fail("chat.postMessage", Reply(drop=True))  # not taken, no answer
+        world.poller.poll_once()
+        assert [c.clip.uuid for c in world.store.in_doubt()] == ["A"]
+        world.rhombus.add(clip("B", T0 + 2))
+        world.slack.fail("conversations.history", TROUBLE[0])
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == []
+        world.poller.poll_once()
+        assert world.posted_uuids("C1") == ["A", "B"]
