@@ -42,6 +42,7 @@ def run(cycles: int = 10_000, checkpoint: int = 1_000) -> Result:
                 for uuid in rendering:
                     w.rhombus.update(uuid, status="COMPLETE")
             w.now[0] = at + 60_000
+            w.bot.leadership.renew()  # as `clipbot run`'s lease job does between cycles
             w.poller.poll_once()
             if cycle % 100 == 0:
                 w.rhombus.requests.clear()
