@@ -75,3 +75,13 @@ def postgres_server() -> Iterator[str]:
 def postgres_url(postgres_server: str) -> str:
     """A fresh, empty database on the session's server."""
     return postgres.fresh_database(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database's CLIPBOT_DATABASE_URL, once on each backend: an SQLite file in the
+    test's directory, then a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 's.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

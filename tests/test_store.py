@@ -74,17 +74,13 @@ CARD = Card(
 Opener = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+@pytest.fixture
+def opener(store_url: str) -> Iterator[Opener]:
     """Opens the store of one database (a new connection each call), on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 's.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
     opened: list[Store] = []
 
     def open_() -> Store:
-        opened.append(open_store(url))
+        opened.append(open_store(store_url))
         return opened[-1]
 
     yield open_
