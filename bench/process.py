@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.fakes import rhombus as fake_rhombus
 from tests.fakes import slack as fake_slack
+from tests.fakes.settings import fake_settings
 from tests.test_run import Process
 
 __all__ = ["Process", "environment"]
@@ -17,15 +18,7 @@ def environment(
 ) -> dict[str, str]:
     """Every setting `clipbot run` needs, pointing at the fakes; logs at INFO."""
     return {
-        "SLACK_BOT_TOKEN": fake_slack.BOT_TOKEN,
-        "SLACK_APP_TOKEN": fake_slack.APP_TOKEN,
-        "SLACK_SIGNING_SECRET": fake_slack.SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "RHOMBUS_API_KEY": fake_rhombus.API_KEY,
-        "RHOMBUS_API_URL": rhombus.api_url,
-        "RHOMBUS_MEDIA_URL": rhombus.media_url,
-        "RHOMBUS_CONSOLE_URL": "https://console.example.test",
-        "CLIPBOT_DATABASE_URL": database_url,
+        **fake_settings(rhombus, slack, database_url),
         "CLIPBOT_REMIND_MINUTES": "0",
         "CLIPBOT_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
     }

@@ -11,6 +11,7 @@ import pytest
 from tests import postgres
 from tests.fakes import rhombus as fake_rhombus
 from tests.fakes import slack as fake_slack
+from tests.fakes.settings import fake_settings
 
 
 @pytest.fixture(autouse=True)
@@ -51,17 +52,7 @@ def env(
     rhombus: fake_rhombus.FakeRhombus, slack: fake_slack.FakeSlack, tmp_path: Path
 ) -> dict[str, str]:
     """A complete environment for clipbot against the fakes, with its store in tmp_path."""
-    return {
-        "SLACK_BOT_TOKEN": fake_slack.BOT_TOKEN,
-        "SLACK_APP_TOKEN": fake_slack.APP_TOKEN,
-        "SLACK_SIGNING_SECRET": fake_slack.SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "RHOMBUS_API_KEY": fake_rhombus.API_KEY,
-        "RHOMBUS_API_URL": rhombus.api_url,
-        "RHOMBUS_MEDIA_URL": rhombus.media_url,
-        "RHOMBUS_CONSOLE_URL": "https://console.example.test",
-        "CLIPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'clipbot.db'}",
-    }
+    return fake_settings(rhombus, slack, f"sqlite:///{tmp_path / 'clipbot.db'}")
 
 
 @pytest.fixture(scope="session")
